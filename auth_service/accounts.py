@@ -1,0 +1,153 @@
+"""User accounts in Redis: registration, email normalisation, password checks, roles."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import redis
+
+from auth_service.passwords import PasswordHasher, check_password_rules
+from shared import redis_keys
+from shared.errors import EmailTakenError, InvalidCredentialsError, InvalidRequestError
+
+MAX_EMAIL_LENGTH = 254  # RFC 5321 §4.5.3.1.3, a path of 256 less the brackets
+MAX_NAME_LENGTH = 200
+ROLE_SCOPES = {"user": "users:read", "admin": "users:read users:write"}
+PUBLIC_FIELDS = ("id", "email", "name", "created_at")
+
+
+def load_script(name: str) -> str:
+    """The text of `auth_service/lua/<name>`."""
+    return resources.files("auth_service").joinpath("lua", name).read_text(encoding="utf-8")
+
+
+def rfc3339(epoch_seconds: float) -> str:
+    """`2026-11-27T02:25:09Z` for an epoch time."""
+    return datetime.fromtimestamp(int(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
+
+
+def normalize_email(raw: object) -> str:
+    """The email, NFKC-normalised, trimmed and lower-cased; InvalidRequestError if it is no email."""
+    if not isinstance(raw, str):
+        raise InvalidRequestError("email must be a string")
+    email = unicodedata.normalize("NFKC", raw).strip().lower()
+    local, at, domain = email.rpartition("@")
+    if (
+        not at
+        or not local
+        or "." not in domain.strip(".")
+        or len(email) > MAX_EMAIL_LENGTH
+        or any(ch.isspace() for ch in email)
+        or _has_control_characters(email)
+    ):
+        raise InvalidRequestError("email must be an address like name@example.com")
+    return email
+
+
+def check_name(raw: object) -> str:
+    """A display name: a string of at most 200 characters without control characters."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise InvalidRequestError("name must be a string")
+    name = unicodedata.normalize("NFKC", raw).strip()
+    if len(name) > MAX_NAME_LENGTH or _has_control_characters(name):
+        raise InvalidRequestError(f"name must be at most {MAX_NAME_LENGTH} printable characters")
+    return name
+
+
+def public_user(record: dict[str, str]) -> dict[str, str]:
+    """The fields of an account that anyone allowed to see the account may see."""
+    return {field: record[field] for field in PUBLIC_FIELDS}
+
+
+class AccountStore:
+    """Creates and authenticates accounts kept in Redis."""
+
+    def __init__(
+        self, client: redis.Redis, hasher: PasswordHasher, *, now: Callable[[], float] = time.time
+    ) -> None:
+        self._redis = client
+        self._hasher = hasher
+        self._now = now
+        self._claim_email = client.register_script(load_script("claim_email.lua"))
+
+    def register(self, email: object, password: object, name: object = None, *, role: str = "user") -> dict[str, str]:
+        """Create an account; EmailTakenError when the email is registered already."""
+        email = normalize_email(email)
+        password = check_password_rules(password)
+        name = check_name(name)
+        if role not in ROLE_SCOPES:
+            raise ValueError(f"unknown role {role!r}")
+        now = self._now()
+        user_id = uuid.uuid4().hex
+        record = {
+            "id": user_id,
+            "email": email,
+            "name": name,
+            "created_at": rfc3339(now),
+            "role": role,
+            "password_hash": self._hasher.hash(password),
+        }
+        key = redis_keys.user_key(user_id)
+        # The record is written first and is unreachable until the email points at it.
+        self._redis.hset(key, mapping=record)
+        member = f"{int(now * 1000):013d}:{user_id}"
+        claimed = self._claim_email(keys=[redis_keys.email_key(email), redis_keys.users_index_key()],
+                                    args=[user_id, member])
+        if not claimed:
+            self._redis.delete(key)
+            raise EmailTakenError()
+        return public_user(record)
+
+    def authenticate(self, email: object, password: object) -> dict[str, str]:
+        """The account whose email and password these are; InvalidCredentialsError otherwise.
+
+        An unknown email costs one Argon2id verify too, so timing does not tell which emails exist.
+        """
+        if not isinstance(email, str) or not isinstance(password, str):
+            raise InvalidRequestError("email and password must be strings")
+        try:
+            email = normalize_email(email)
+            check_password_rules(password)
+        except InvalidRequestError:
+            self._hasher.verify(password[:64], None)
+            raise InvalidCredentialsError() from None
+        record = self.find_by_email(email)
+        stored_hash = record.get("password_hash") if record else None
+        if not self._hasher.verify(password, stored_hash) or record is None:
+            raise InvalidCredentialsError()
+        if stored_hash and self._hasher.needs_rehash(stored_hash):
+            self._redis.hset(redis_keys.user_key(record["id"]), "password_hash", self._hasher.hash(password))
+        return record
+
+    def find_by_email(self, email: str) -> dict[str, str] | None:
+        """The account registered under a normalised email, or None."""
+        user_id = self._redis.get(redis_keys.email_key(email))
+        return self.get(user_id.decode()) if user_id else None
+
+    def get(self, user_id: str) -> dict[str, str] | None:
+        """The account record (password hash included), or None."""
+        raw: dict[bytes, bytes] = self._redis.hgetall(redis_keys.user_key(user_id))
+        return {k.decode(): v.decode() for k, v in raw.items()} or None
+
+    def set_role(self, user_id: str, role: str) -> None:
+        """Give an account a role; its tokens carry the new scopes from the next refresh on."""
+        if role not in ROLE_SCOPES:
+            raise ValueError(f"unknown role {role!r}")
+        self._redis.hset(redis_keys.user_key(user_id), "role", role)
+
+
+def scope_for(record: dict[str, Any]) -> str:
+    """The space-separated scopes an account's role grants."""
+    return ROLE_SCOPES.get(record.get("role", "user"), ROLE_SCOPES["user"])

@@ -1,0 +1,64 @@
+"""The auth service's settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.config import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_ISSUER,
+    ConfigError,
+    env_int,
+    env_port,
+    env_redis_url,
+    env_str,
+    read_file,
+)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    redis_url: str
+    host: str
+    port: int
+    access_token_ttl: int
+    refresh_token_ttl: int
+    session_max_age: int
+    refresh_reuse_grace: int
+    issuer: str
+    audience: str
+    # PEM texts of the private keys, the signing key first; the others still verify.
+    private_key_pems: tuple[bytes, ...]
+    argon2_memory_kib: int
+    argon2_iterations: int
+    argon2_lanes: int
+    clock_skew: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> AuthConfig:
+        """Build the config from `environ`; ConfigError names the first bad variable."""
+        key_files = [p.strip() for p in env_str(environ, "JWT_PRIVATE_KEY_FILE").split(",") if p.strip()]
+        if not key_files:
+            raise ConfigError("JWT_PRIVATE_KEY_FILE is required but not set")
+        access_ttl = env_int(environ, "ACCESS_TOKEN_TTL", 900, minimum=1)
+        refresh_ttl = env_int(environ, "REFRESH_TOKEN_TTL", 1_209_600, minimum=1)
+        max_age = env_int(environ, "SESSION_MAX_AGE", 2_592_000, minimum=1)
+        return cls(
+            redis_url=env_redis_url(environ),
+            host=env_str(environ, "AUTH_HOST", "127.0.0.1"),
+            port=env_port(environ, "AUTH_PORT", 8001),
+            access_token_ttl=access_ttl,
+            refresh_token_ttl=refresh_ttl,
+            session_max_age=max_age,
+            refresh_reuse_grace=env_int(environ, "REFRESH_REUSE_GRACE", 10, maximum=300),
+            issuer=env_str(environ, "JWT_ISSUER", DEFAULT_ISSUER),
+            audience=env_str(environ, "JWT_AUDIENCE", DEFAULT_AUDIENCE),
+            private_key_pems=tuple(read_file("JWT_PRIVATE_KEY_FILE", path) for path in key_files),
+            # OWASP's Argon2id minimum: m=19 MiB, t=2, p=1.
+            argon2_memory_kib=env_int(environ, "ARGON2_MEMORY_KIB", 19_456, minimum=8),
+            argon2_iterations=env_int(environ, "ARGON2_ITERATIONS", 2, minimum=1),
+            argon2_lanes=env_int(environ, "ARGON2_LANES", 1, minimum=1, maximum=64),
+            clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
+        )

@@ -1,0 +1,1 @@
+"""What both services share: errors, configuration helpers, Redis key names, token verification."""

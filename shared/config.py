@@ -1,0 +1,63 @@
+"""Reading typed settings from the environment (12-factor), failing at start with the variable's name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlparse
+
+# Both services agree on these out of the box; deployments set JWT_ISSUER and JWT_AUDIENCE.
+DEFAULT_ISSUER = "http://127.0.0.1:8001"
+DEFAULT_AUDIENCE = "resource-service"
+
+
+class ConfigError(Exception):
+    """A setting is missing or bad; the message names the variable."""
+
+
+def env_str(environ: Mapping[str, str], name: str, default: str | None = None) -> str:
+    """A non-empty string setting; without a default it is required."""
+    value = environ.get(name, "").strip()
+    if value:
+        return value
+    if default is None:
+        raise ConfigError(f"{name} is required but not set")
+    return default
+
+
+def env_int(
+    environ: Mapping[str, str], name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+) -> int:
+    """An integer setting within [minimum, maximum]."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ConfigError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def env_port(environ: Mapping[str, str], name: str, default: int) -> int:
+    """A TCP port setting."""
+    return env_int(environ, name, default, minimum=1, maximum=65535)
+
+
+def env_redis_url(environ: Mapping[str, str], default: str = "redis://127.0.0.1:6379/0") -> str:
+    """REDIS_URL, checked for a scheme redis-py understands."""
+    url = env_str(environ, "REDIS_URL", default)
+    if urlparse(url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {url!r}")
+    return url
+
+
+def read_file(name: str, path: str) -> bytes:
+    """The bytes of a file named by setting `name`."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {path!r}: {exc.strerror}") from None

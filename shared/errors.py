@@ -1,0 +1,158 @@
+"""One error hierarchy and the Flask handlers that render it as the contract's JSON.
+
+Shapes follow RFC 6749 §5.2 (`{"error", "error_description"}`) and RFC 6750 §3
+(`WWW-Authenticate` challenges on 401/403).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+REALM = "api"
+
+
+class OAuthError(Exception):
+    """An error answer: subclasses set the code, the status and a default description."""
+
+    error = "server_error"
+    status_code = 500
+    description = "internal error"
+
+    def __init__(self, description: str | None = None) -> None:
+        super().__init__(description or self.description)
+        self.description = description or self.description
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers for this error."""
+        return {}
+
+
+class InvalidRequestError(OAuthError):
+    error = "invalid_request"
+    status_code = 400
+    description = "the request is malformed"
+
+
+class InvalidGrantError(OAuthError):
+    error = "invalid_grant"
+    status_code = 400
+    description = "the refresh token is unknown, expired, revoked or reused"
+
+
+class InvalidCredentialsError(OAuthError):
+    error = "invalid_credentials"
+    status_code = 401
+    description = "wrong email or password"
+
+
+class EmailTakenError(OAuthError):
+    error = "email_taken"
+    status_code = 409
+    description = "this email is already registered"
+
+
+class NotFoundError(OAuthError):
+    error = "not_found"
+    status_code = 404
+    description = "not found"
+
+
+class TemporarilyUnavailableError(OAuthError):
+    error = "temporarily_unavailable"
+    status_code = 503
+    description = "the store is unreachable, try again shortly"
+
+
+def _quote(value: str) -> str:
+    """Quote a value for an auth-param (RFC 7235 §2.1 quoted-string)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class InvalidTokenError(OAuthError):
+    """RFC 6750 §3.1 invalid_token: missing, malformed, badly signed or expired."""
+
+    error = "invalid_token"
+    status_code = 401
+    description = "the access token is missing, malformed, badly signed or expired"
+
+    def headers(self) -> dict[str, str]:
+        challenge = (
+            f"Bearer realm={_quote(REALM)}, error={_quote(self.error)}, "
+            f"error_description={_quote(self.description)}"
+        )
+        return {"WWW-Authenticate": challenge}
+
+
+class InsufficientScopeError(OAuthError):
+    """RFC 6750 §3.1 insufficient_scope, naming the scope that was needed."""
+
+    error = "insufficient_scope"
+    status_code = 403
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"this needs the scope {scope}")
+        self.scope = scope
+
+    def headers(self) -> dict[str, str]:
+        challenge = (
+            f"Bearer realm={_quote(REALM)}, error={_quote(self.error)}, "
+            f"scope={_quote(self.scope)}"
+        )
+        return {"WWW-Authenticate": challenge}
+
+
+# Codes for the HTTP errors Flask raises itself (routing, body size, content type).
+_HTTP_ERROR_CODES = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(error: str, description: str, status: int) -> Response:
+    """The contract's JSON error body, never cached."""
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Make every error of `app` a JSON answer: ours, Flask's, Redis outages and bugs."""
+
+    @app.errorhandler(OAuthError)
+    def _oauth_error(exc: OAuthError) -> Response:
+        response = error_response(exc.error, exc.description, exc.status_code)
+        response.headers.update(exc.headers())
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = _HTTP_ERROR_CODES.get(status, "server_error" if status >= 500 else "invalid_request")
+        response = error_response(code, exc.description or exc.name, status)
+        if status == 405 and exc.get_response().headers.get("Allow"):
+            response.headers["Allow"] = exc.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(redis.exceptions.ConnectionError)
+    @app.errorhandler(redis.exceptions.TimeoutError)
+    def _store_down(exc: redis.exceptions.RedisError) -> Response:
+        log.warning("store unreachable: %s", type(exc).__name__)
+        unavailable = TemporarilyUnavailableError()
+        response = error_response(unavailable.error, unavailable.description, 503)
+        response.headers["Retry-After"] = "1"
+        return response
+
+    @app.errorhandler(Exception)
+    def _bug(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response("server_error", "internal error", 500)

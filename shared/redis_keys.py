@@ -1,0 +1,39 @@
+"""Every Redis key name, in one place.
+
+Keys of one user share the hash tag `{<user id>}` so that every script over a
+user's account and sessions touches one Redis Cluster slot. The directory
+keys (email lookup, the listing index) share the tag `{accounts}`.
+"""
+
+from __future__ import annotations
+
+
+def user_key(user_id: str) -> str:
+    """Hash: the account (email, name, password hash, role, created_at)."""
+    return f"user:{{{user_id}}}"
+
+
+def user_sessions_key(user_id: str) -> str:
+    """Sorted set: the user's session ids, scored by absolute deadline (ms)."""
+    return f"user:{{{user_id}}}:sessions"
+
+
+def session_key(user_id: str, session_id: str) -> str:
+    """Hash: one refresh session (hashes of its live tokens, deadlines, metadata)."""
+    return f"user:{{{user_id}}}:session:{session_id}"
+
+
+def spent_tokens_key(user_id: str, session_id: str) -> str:
+    """Sorted set: hashes of the session's spent refresh tokens, scored by when they were spent."""
+    return f"user:{{{user_id}}}:session:{session_id}:spent"
+
+
+def email_key(email: str) -> str:
+    """String: the user id registered under a normalised email."""
+    return f"{{accounts}}:email:{email}"
+
+
+def users_index_key() -> str:
+    """Sorted set, all scores 0: members `<created ms, 13 digits>:<user id>`, so lexical order is
+    registration order and a member is a stable pagination cursor."""
+    return "{accounts}:users"
