@@ -23,9 +23,12 @@ def session_key(user_id: str, session_id: str) -> str:
     return f"user:{{{user_id}}}:session:{session_id}"
 
 
+SPENT_SUFFIX = ":spent"
+
+
 def spent_tokens_key(user_id: str, session_id: str) -> str:
     """Sorted set: hashes of the session's spent refresh tokens, scored by when they were spent."""
-    return f"user:{{{user_id}}}:session:{session_id}:spent"
+    return session_key(user_id, session_id) + SPENT_SUFFIX
 
 
 def email_key(email: str) -> str:

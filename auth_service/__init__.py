@@ -1,0 +1,57 @@
+"""The auth service: accounts, logins, rotating refresh sessions and RS256 access tokens."""
+
+from __future__ import annotations
+
+import redis
+from flask import Flask
+
+from auth_service.accounts import AccountStore
+from auth_service.api import AuthServices, bp
+from auth_service.config import AuthConfig
+from auth_service.keys import load_key_ring
+from auth_service.passwords import PasswordHasher
+from auth_service.sessions import SessionStore
+from auth_service.tokens import AccessTokenIssuer
+from shared.errors import register_error_handlers
+from shared.jwt import StaticKeys, TokenVerifier, init_verifier
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def connect_redis(url: str) -> redis.Redis:
+    """A client whose calls fail fast when Redis is away, and reconnect when it is back."""
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=30)
+
+
+def create_app(config: AuthConfig | None = None) -> Flask:
+    """Build the auth service from `config` (default: the environment)."""
+    config = config or AuthConfig.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    client = connect_redis(config.redis_url)
+    keys = load_key_ring(config.private_key_pems)
+    hasher = PasswordHasher(
+        memory_kib=config.argon2_memory_kib, iterations=config.argon2_iterations, lanes=config.argon2_lanes
+    )
+    app.extensions["auth"] = AuthServices(
+        redis=client,
+        accounts=AccountStore(client, hasher),
+        sessions=SessionStore(
+            client,
+            idle_ttl=config.refresh_token_ttl,
+            max_age=config.session_max_age,
+            reuse_grace=config.refresh_reuse_grace,
+        ),
+        access_tokens=AccessTokenIssuer(
+            keys, issuer=config.issuer, audience=config.audience, ttl=config.access_token_ttl
+        ),
+        keys=keys,
+    )
+    verifier = TokenVerifier(
+        StaticKeys(keys.public_keys), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
+    )
+    init_verifier(app, verifier)
+    register_error_handlers(app)
+    app.register_blueprint(bp)
+    return app

@@ -1,0 +1,102 @@
+"""Command line: serve, create-user, set-role, generate-key."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+
+import redis
+
+from auth_service.config import AuthConfig
+from shared.config import ConfigError
+from shared.errors import OAuthError
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from auth_service import create_app
+    from shared.serve import run_gunicorn
+
+    config = AuthConfig.from_env()
+    run_gunicorn(create_app(config), config.host, config.port)
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != password:
+        raise SystemExit("error: the passwords differ")
+    return password
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from auth_service import create_app
+
+    password = _read_password(args.password_stdin)
+    services = create_app().extensions["auth"]
+    user = services.accounts.register(args.email, password, args.name, role="admin" if args.admin else "user")
+    print(json.dumps({**user, "role": "admin" if args.admin else "user"}))
+    return 0
+
+
+def _set_role(args: argparse.Namespace) -> int:
+    from auth_service import create_app
+    from auth_service.accounts import normalize_email
+
+    services = create_app().extensions["auth"]
+    account = services.accounts.find_by_email(normalize_email(args.email))
+    if account is None:
+        raise SystemExit(f"error: no account for {args.email}")
+    services.accounts.set_role(account["id"], args.role)
+    print(f"{account['email']} is now {args.role}; their tokens carry it from their next refresh")
+    return 0
+
+
+def _generate_key(args: argparse.Namespace) -> int:
+    from auth_service.keys import generate_key
+
+    try:
+        kid = generate_key(Path(args.path))
+    except FileExistsError:
+        raise SystemExit(f"error: {args.path} exists already; not overwriting a key") from None
+    print(f"wrote {args.path} (kid {kid})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m auth_service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve with gunicorn in the foreground").set_defaults(run=_serve)
+    create = commands.add_parser("create-user", help="create a user (an admin with --admin)")
+    create.add_argument("email")
+    create.add_argument("--admin", action="store_true", help="give the user the admin role")
+    create.add_argument("--name", default=None)
+    create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    create.set_defaults(run=_create_user)
+    role = commands.add_parser("set-role", help="change a user's role")
+    role.add_argument("email")
+    role.add_argument("role", choices=["user", "admin"])
+    role.set_defaults(run=_set_role)
+    keygen = commands.add_parser("generate-key", help="write a new RSA private key as PEM")
+    keygen.add_argument("path")
+    keygen.set_defaults(run=_generate_key)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except OAuthError as exc:
+        print(f"error: {exc.description}", file=sys.stderr)
+        return 1
+    except redis.exceptions.ConnectionError:
+        print("error: cannot reach Redis at REDIS_URL", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The auth service's HTTP endpoints. Handlers parse, call the stores, and shape JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from auth_service.accounts import AccountStore, scope_for
+from auth_service.keys import KeyRing
+from auth_service.sessions import IssuedRefresh, SessionStore
+from auth_service.tokens import AccessTokenIssuer
+from shared.errors import InvalidRequestError, NotFoundError
+from shared.jwt import require_token, token_claims
+
+bp = Blueprint("auth", __name__)
+
+
+@dataclass(frozen=True)
+class AuthServices:
+    """What the handlers need, built once per app by create_app."""
+
+    redis: redis.Redis
+    accounts: AccountStore
+    sessions: SessionStore
+    access_tokens: AccessTokenIssuer
+    keys: KeyRing
+
+
+def services() -> AuthServices:
+    """The app's service objects."""
+    return current_app.extensions["auth"]  # type: ignore[no-any-return]
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object; 415 for another content type, 400 for anything but an object."""
+    if not request.is_json:
+        raise UnsupportedMediaType("send a JSON body with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequestError("the body must be a JSON object")
+    return body
+
+
+def required_string(body: dict[str, Any], field: str) -> str:
+    """A field that must be present and a string."""
+    value = body.get(field)
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{field} is required and must be a string")
+    return value
+
+
+def no_store(response: Response) -> Response:
+    """Token answers are never cached (RFC 6749 §5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def token_pair(issued: IssuedRefresh, email: str, role_record: dict[str, str]) -> Response:
+    """The RFC 6749 §5.1 token answer for a session's new refresh token."""
+    svc = services()
+    scope = scope_for(role_record)
+    access_token = svc.access_tokens.issue(
+        subject=issued.user_id, email=email, scope=scope, session_id=issued.session_id
+    )
+    return no_store(
+        jsonify(
+            access_token=access_token,
+            token_type="Bearer",
+            expires_in=svc.access_tokens.ttl,
+            refresh_token=issued.refresh_token,
+            refresh_expires_in=issued.expires_in,
+            scope=scope,
+        )
+    )
+
+
+@bp.post("/register")
+def register() -> tuple[Response, int]:
+    body = json_body()
+    user = services().accounts.register(
+        required_string(body, "email"), required_string(body, "password"), body.get("name")
+    )
+    return jsonify(user), 201
+
+
+@bp.post("/login")
+def login() -> Response:
+    body = json_body()
+    svc = services()
+    account = svc.accounts.authenticate(required_string(body, "email"), required_string(body, "password"))
+    issued = svc.sessions.create(account["id"], request.headers.get("User-Agent", ""))
+    return token_pair(issued, account["email"], account)
+
+
+@bp.post("/refresh")
+def refresh() -> Response:
+    body = json_body()
+    issued = services().sessions.rotate(required_string(body, "refresh_token"))
+    return token_pair(issued, issued.email, {"role": issued.role})
+
+
+@bp.post("/logout")
+def logout() -> tuple[str, int]:
+    body = json_body()
+    services().sessions.revoke(required_string(body, "refresh_token"))
+    return "", 204
+
+
+@bp.post("/logout/all")
+@require_token()
+def logout_all() -> tuple[str, int]:
+    services().sessions.revoke_all(token_claims()["sub"])
+    return "", 204
+
+
+@bp.get("/sessions")
+@require_token()
+def list_sessions() -> Response:
+    claims = token_claims()
+    sessions = services().sessions.list(claims["sub"])
+    for session in sessions:
+        session["current"] = session["id"] == claims.get("sid")  # type: ignore[assignment]
+    return no_store(jsonify(sessions=sessions))
+
+
+@bp.delete("/sessions/<session_id>")
+@require_token()
+def delete_session(session_id: str) -> tuple[str, int]:
+    if not services().sessions.revoke_by_id(token_claims()["sub"], session_id):
+        raise NotFoundError("no such session")
+    return "", 204
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    response = jsonify(services().keys.jwks())
+    # Short enough that a verifier sees a new key soon; verifiers refetch on an unknown kid anyway.
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    services().redis.ping()
+    return jsonify(status="ok")

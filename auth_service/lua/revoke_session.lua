@@ -1,0 +1,19 @@
+-- Revoke one session (logout, or its owner deleting it).
+-- KEYS[1] the session hash   KEYS[2] its spent-token hashes   KEYS[3] the user's session index
+-- ARGV[1] the session id
+-- ARGV[2] SHA-256 hex of a refresh token that must belong to the session, or '' when the
+--         caller already proved ownership (an access token of the session's user)
+-- Returns 1 when a session was revoked, 0 when there was none to revoke.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return 0
+end
+if ARGV[2] ~= '' then
+  local s = redis.call('HMGET', KEYS[1], 'current', 'previous')
+  if ARGV[2] ~= s[1] and ARGV[2] ~= s[2] and not redis.call('ZSCORE', KEYS[2], ARGV[2]) then
+    return 0
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1

@@ -1,0 +1,179 @@
+"""Refresh sessions in Redis: login, rotation with a reuse grace, reuse detection, logout.
+
+Every read-modify-write of a session is one Lua script (auth_service/lua), so two
+workers spending the same token at once can neither both rotate nor fork a session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+from auth_service.accounts import load_script, rfc3339
+from auth_service.tokens import (
+    hash_refresh_token,
+    new_nonce,
+    new_refresh_token,
+    new_session_id,
+    parse_refresh_token,
+    successor_token,
+)
+from shared import redis_keys
+from shared.errors import InvalidGrantError
+
+# Spent-token hashes kept per session for reuse detection: a year of refreshes every 15 minutes
+# would be 35,000; a token older than the last 1,000 rotations is refused without revoking.
+SPENT_TOKENS_KEPT = 1000
+MAX_USER_AGENT = 256
+
+_REFUSALS = {
+    "reused": "the refresh token was used before: the session is revoked, log in again",
+    "expired": "the session expired, log in again",
+    "unknown": "the refresh token is unknown or revoked",
+}
+
+
+@dataclass(frozen=True)
+class IssuedRefresh:
+    """A refresh token handed out, with what the access token beside it needs."""
+
+    refresh_token: str
+    session_id: str
+    user_id: str
+    expires_in: int  # seconds until the session ends without a refresh
+    email: str = ""
+    role: str = ""
+
+
+class SessionStore:
+    """The refresh sessions of all users."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        idle_ttl: int,
+        max_age: int,
+        reuse_grace: int,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = client
+        self._idle_ms = idle_ttl * 1000
+        self._max_age_ms = max_age * 1000
+        self._grace_ms = reuse_grace * 1000
+        self._now = now
+        self._create = client.register_script(load_script("create_session.lua"))
+        self._rotate = client.register_script(load_script("rotate_session.lua"))
+        self._revoke = client.register_script(load_script("revoke_session.lua"))
+        self._revoke_all = client.register_script(load_script("revoke_all_sessions.lua"))
+        self._list = client.register_script(load_script("list_sessions.lua"))
+
+    def _now_ms(self) -> int:
+        return int(self._now() * 1000)
+
+    def _expires_in(self, now_ms: int, deadline_ms: int) -> int:
+        return max(0, (deadline_ms - now_ms) // 1000)
+
+    def create(self, user_id: str, user_agent: str = "") -> IssuedRefresh:
+        """Open a session for a user who just proved who they are; its first refresh token."""
+        session_id = new_session_id()
+        token = new_refresh_token(user_id, session_id)
+        now = self._now_ms()
+        deadlines = self._create(
+            keys=[
+                redis_keys.session_key(user_id, session_id),
+                redis_keys.user_sessions_key(user_id),
+                redis_keys.user_key(user_id),
+            ],
+            args=[hash_refresh_token(token), now, self._idle_ms, self._max_age_ms, session_id,
+                  user_agent[:MAX_USER_AGENT]],
+        )
+        if not deadlines:
+            raise InvalidGrantError("the account no longer exists")
+        return IssuedRefresh(token, session_id, user_id, self._expires_in(now, int(deadlines[0])))
+
+    def rotate(self, refresh_token: object) -> IssuedRefresh:
+        """Spend a refresh token for its successor (RFC 6749 §6); InvalidGrantError when refused.
+
+        Within the reuse grace of its first use, the same token yields the same successor;
+        after it, a spent token revokes its whole session.
+        """
+        ids = parse_refresh_token(refresh_token)
+        if ids is None:
+            raise InvalidGrantError(_REFUSALS["unknown"])
+        token = str(refresh_token)
+        nonce = new_nonce()
+        now = self._now_ms()
+        result = self._rotate(
+            keys=[
+                redis_keys.session_key(ids.user_id, ids.session_id),
+                redis_keys.spent_tokens_key(ids.user_id, ids.session_id),
+                redis_keys.user_sessions_key(ids.user_id),
+                redis_keys.user_key(ids.user_id),
+            ],
+            args=[hash_refresh_token(token), now, self._idle_ms, self._grace_ms, nonce,
+                  hash_refresh_token(successor_token(token, nonce)), ids.session_id, SPENT_TOKENS_KEPT],
+        )
+        outcome = result[0].decode()
+        if outcome not in ("rotated", "grace"):
+            raise InvalidGrantError(_REFUSALS[outcome])
+        used_nonce, idle_deadline, _, email, role = result[1:]
+        return IssuedRefresh(
+            successor_token(token, used_nonce.decode()),
+            ids.session_id,
+            ids.user_id,
+            self._expires_in(now, int(idle_deadline)),
+            email.decode(),
+            role.decode(),
+        )
+
+    def revoke(self, refresh_token: object) -> bool:
+        """Revoke the session a refresh token (live or spent) belongs to; False when none."""
+        ids = parse_refresh_token(refresh_token)
+        if ids is None:
+            return False
+        return self._revoke_session(ids.user_id, ids.session_id, hash_refresh_token(str(refresh_token)))
+
+    def revoke_by_id(self, user_id: str, session_id: str) -> bool:
+        """Revoke one session of `user_id`; False when it has no such session."""
+        return self._revoke_session(user_id, session_id, "")
+
+    def _revoke_session(self, user_id: str, session_id: str, token_hash: str) -> bool:
+        revoked = self._revoke(
+            keys=[
+                redis_keys.session_key(user_id, session_id),
+                redis_keys.spent_tokens_key(user_id, session_id),
+                redis_keys.user_sessions_key(user_id),
+            ],
+            args=[session_id, token_hash],
+        )
+        return bool(revoked)
+
+    def revoke_all(self, user_id: str) -> int:
+        """Revoke every session of a user; how many there were."""
+        return int(
+            self._revoke_all(
+                keys=[redis_keys.user_sessions_key(user_id)],
+                args=[redis_keys.session_key(user_id, ""), redis_keys.SPENT_SUFFIX],
+            )
+        )
+
+    def list(self, user_id: str) -> list[dict[str, str]]:
+        """The user's live sessions, oldest first."""
+        flat = self._list(
+            keys=[redis_keys.user_sessions_key(user_id)],
+            args=[redis_keys.session_key(user_id, ""), self._now_ms()],
+        )
+        sessions = []
+        for i in range(0, len(flat), 4):
+            session_id, created, last_used, user_agent = (v.decode() for v in flat[i : i + 4])
+            sessions.append({
+                "id": session_id,
+                "created_at": rfc3339(int(created) / 1000),
+                "last_used_at": rfc3339(int(last_used) / 1000),
+                "user_agent": user_agent,
+            })
+        return sessions
