@@ -37,12 +37,13 @@ class RedisServer:
     def start(self) -> None:
         """Start the server and wait until it answers PING."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--save", "", "--appendonly", "no", *self.extra_args],
-            stdout=open(self.directory / "redis.log", "ab"),
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.directory / "redis.log", "ab") as log:
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+                 "--save", "", "--appendonly", "no", *self.extra_args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
         while True:
@@ -79,6 +80,28 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.close()
+
+
+def dump_redis(client: redis.Redis) -> bytes:
+    """Every key and every value in the database, as one blob to search for secrets."""
+    parts: list[bytes] = []
+    for key in client.scan_iter():
+        parts.append(key)
+        kind = client.type(key)
+        if kind == b"string":
+            parts.append(client.get(key) or b"")
+        elif kind == b"hash":
+            for field, value in client.hgetall(key).items():
+                parts += [field, value]
+        elif kind == b"zset":
+            parts += [member for member, _ in client.zrange(key, 0, -1, withscores=True)]
+        elif kind == b"set":
+            parts += list(client.smembers(key))
+        elif kind == b"list":
+            parts += client.lrange(key, 0, -1)
+        else:
+            raise AssertionError(f"dump_redis does not know the type {kind!r} of {key!r}")
+    return b"\n".join(parts)
 
 
 @pytest.fixture(scope="session")

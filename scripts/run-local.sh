@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make run`: a local Redis (append-only, under ./var) and both services in the foreground.
+# Ctrl-C stops all three. Honours AUTH_PORT, RESOURCE_PORT, REDIS_PORT, and REDIS_URL
+# (set REDIS_URL to use a Redis of your own; then none is started here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export AUTH_PORT="${AUTH_PORT:-8001}"
+export RESOURCE_PORT="${RESOURCE_PORT:-8002}"
+REDIS_PORT="${REDIS_PORT:-6379}"
+export JWT_ISSUER="${JWT_ISSUER:-http://127.0.0.1:$AUTH_PORT}"
+export JWT_PRIVATE_KEY_FILE="${JWT_PRIVATE_KEY_FILE:-$PWD/var/jwt-key.pem}"
+mkdir -p var/redis
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_all INT TERM EXIT
+
+if [ -z "${REDIS_URL:-}" ]; then
+  export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  echo "starting redis-server on 127.0.0.1:$REDIS_PORT (data in var/redis, append-only)"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$PWD/var/redis" \
+    --appendonly yes --appendfsync everysec --save "" --loglevel warning &
+  pids+=($!)
+  for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+if [ ! -e "$JWT_PRIVATE_KEY_FILE" ]; then
+  python -m auth_service generate-key "$JWT_PRIVATE_KEY_FILE"
+fi
+
+echo "auth service on http://127.0.0.1:$AUTH_PORT"
+python -m auth_service serve &
+pids+=($!)
+if [ -e resource_service/__main__.py ]; then
+  # The resource service reads the auth service's JWKS at start: let the auth service come up.
+  python - <<PY
+import time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen("http://127.0.0.1:$AUTH_PORT/healthz", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.1)
+PY
+  export JWKS_URL="${JWKS_URL:-http://127.0.0.1:$AUTH_PORT/.well-known/jwks.json}"
+  echo "resource service on http://127.0.0.1:$RESOURCE_PORT"
+  python -m resource_service serve &
+  pids+=($!)
+fi
+
+# Stop everything as soon as one of them stops.
+wait -n

@@ -1,0 +1,263 @@
+"""SessionStore against a real Redis, with a clock the tests move."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from auth_service.accounts import AccountStore
+from auth_service.passwords import PasswordHasher
+from auth_service.sessions import SPENT_TOKENS_KEPT, SessionStore
+from auth_service.tokens import hash_refresh_token
+from shared import redis_keys
+from shared.errors import InvalidGrantError
+from tests.conftest import dump_redis
+
+IDLE, MAX_AGE, GRACE = 100, 1000, 10
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store(redis_client, clock):
+    return SessionStore(redis_client, idle_ttl=IDLE, max_age=MAX_AGE, reuse_grace=GRACE, now=clock)
+
+
+@pytest.fixture
+def user_id(redis_client, clock):
+    accounts = AccountStore(redis_client, PasswordHasher(memory_kib=8, iterations=1, lanes=1), now=clock)
+    return accounts.register("alice@example.com", "correct horse")["id"]
+
+
+def refused(store, token) -> str:
+    with pytest.raises(InvalidGrantError) as info:
+        store.rotate(token)
+    return info.value.description
+
+
+def test_rotation_spends_the_token_and_hands_out_a_new_one(store, user_id):
+    first = store.create(user_id, "agent")
+    second = store.rotate(first.refresh_token)
+    assert second.refresh_token != first.refresh_token
+    assert (second.user_id, second.session_id) == (user_id, first.session_id)
+    assert second.email == "alice@example.com" and second.role == "user"
+    third = store.rotate(second.refresh_token)
+    assert third.refresh_token not in (first.refresh_token, second.refresh_token)
+
+
+def test_parallel_use_within_grace_gets_the_same_successor(store, user_id, clock):
+    first = store.create(user_id)
+    a = store.rotate(first.refresh_token)
+    clock.now += GRACE - 1
+    b = store.rotate(first.refresh_token)
+    assert b.refresh_token == a.refresh_token
+    assert len(store.list(user_id)) == 1
+    assert store.rotate(a.refresh_token).session_id == first.session_id
+
+
+def test_reuse_after_grace_revokes_the_whole_session(store, user_id, clock):
+    first = store.create(user_id)
+    second = store.rotate(first.refresh_token)
+    clock.now += GRACE
+    assert "revoked" in refused(store, first.refresh_token)
+    # The rightful holder of the newest token is refused too, and must log in again.
+    assert "unknown or revoked" in refused(store, second.refresh_token)
+    assert store.list(user_id) == []
+
+
+def test_an_older_ancestor_is_reuse_even_within_the_grace(store, user_id):
+    first = store.create(user_id)
+    second = store.rotate(first.refresh_token)
+    store.rotate(second.refresh_token)
+    assert "revoked" in refused(store, first.refresh_token)
+    assert store.list(user_id) == []
+
+
+def test_grace_zero_turns_parallel_use_into_reuse(redis_client, user_id, clock):
+    store = SessionStore(redis_client, idle_ttl=IDLE, max_age=MAX_AGE, reuse_grace=0, now=clock)
+    first = store.create(user_id)
+    store.rotate(first.refresh_token)
+    assert "revoked" in refused(store, first.refresh_token)
+
+
+def test_a_forged_token_for_a_real_session_is_refused_without_revoking(store, user_id):
+    first = store.create(user_id)
+    forged = first.refresh_token[:-43] + "A" * 43
+    assert "unknown" in refused(store, forged)
+    assert store.rotate(first.refresh_token).session_id == first.session_id
+
+
+def test_idle_expiry_is_enforced_by_the_server(store, user_id, clock):
+    first = store.create(user_id)
+    clock.now += IDLE - 1
+    second = store.rotate(first.refresh_token)  # a refresh resets the idle clock
+    clock.now += IDLE - 1
+    third = store.rotate(second.refresh_token)
+    clock.now += IDLE
+    assert "expired" in refused(store, third.refresh_token)
+    assert store.list(user_id) == []
+
+
+def test_absolute_expiry_holds_whatever_happens(store, user_id, clock):
+    token = store.create(user_id).refresh_token
+    for _ in range(MAX_AGE // (IDLE // 2) - 1):
+        clock.now += IDLE // 2
+        issued = store.rotate(token)
+        token = issued.refresh_token
+        assert issued.expires_in <= MAX_AGE
+    clock.now += IDLE // 2
+    assert "expired" in refused(store, token)
+
+
+def test_expires_in_is_the_nearer_deadline(redis_client, user_id, clock):
+    store = SessionStore(redis_client, idle_ttl=MAX_AGE, max_age=MAX_AGE, reuse_grace=GRACE, now=clock)
+    issued = store.create(user_id)
+    assert issued.expires_in == MAX_AGE
+    clock.now += MAX_AGE - 10
+    # A refresh near the absolute deadline gets only what is left of it.
+    assert store.rotate(issued.refresh_token).expires_in == 10
+
+
+def test_redis_ttl_follows_the_idle_deadline(store, user_id, redis_client, clock):
+    issued = store.create(user_id)
+    key = redis_keys.session_key(user_id, issued.session_id)
+    expire_at_ms = redis_client.pexpiretime(key)
+    assert expire_at_ms == int((clock.now + IDLE) * 1000)
+
+
+def test_logout_revokes_with_the_live_or_a_spent_token_and_is_idempotent(store, user_id):
+    first = store.create(user_id)
+    second = store.rotate(first.refresh_token)
+    assert store.revoke(second.refresh_token)
+    assert not store.revoke(second.refresh_token)
+    assert "unknown" in refused(store, second.refresh_token)
+    other = store.create(user_id)
+    store.rotate(other.refresh_token)
+    assert store.revoke(other.refresh_token)  # a spent token still names its session
+    assert store.list(user_id) == []
+
+
+def test_logout_with_a_foreign_secret_revokes_nothing(store, user_id):
+    issued = store.create(user_id)
+    assert not store.revoke(issued.refresh_token[:-43] + "B" * 43)
+    assert not store.revoke("garbage")
+    assert len(store.list(user_id)) == 1
+
+
+def test_revoke_all_ends_every_session_of_the_user_only(store, user_id, redis_client, clock):
+    accounts = AccountStore(redis_client, PasswordHasher(memory_kib=8, iterations=1, lanes=1), now=clock)
+    bob = accounts.register("bob@example.com", "correct horse")["id"]
+    mine = [store.create(user_id) for _ in range(3)]
+    store.rotate(mine[0].refresh_token)
+    theirs = store.create(bob)
+    assert store.revoke_all(user_id) == 3
+    for issued in mine[1:]:
+        assert "unknown" in refused(store, issued.refresh_token)
+    assert store.list(user_id) == []
+    assert store.rotate(theirs.refresh_token).user_id == bob
+    assert not [k for k in redis_client.keys(f"user:{{{user_id}}}:*")]
+
+
+def test_revoke_by_id_touches_only_the_owners_sessions(store, user_id, redis_client, clock):
+    accounts = AccountStore(redis_client, PasswordHasher(memory_kib=8, iterations=1, lanes=1), now=clock)
+    bob = accounts.register("bob@example.com", "correct horse")["id"]
+    theirs = store.create(bob)
+    assert not store.revoke_by_id(user_id, theirs.session_id)
+    assert store.rotate(theirs.refresh_token)
+    mine = store.create(user_id)
+    assert store.revoke_by_id(user_id, mine.session_id)
+    assert not store.revoke_by_id(user_id, mine.session_id)
+
+
+def test_list_shows_live_sessions_oldest_first(store, user_id, clock):
+    first = store.create(user_id, "phone")
+    clock.now += 5
+    second = store.create(user_id, "laptop")
+    clock.now += 5
+    store.rotate(first.refresh_token)
+    sessions = store.list(user_id)
+    assert [s["id"] for s in sessions] == [first.session_id, second.session_id]
+    assert [s["user_agent"] for s in sessions] == ["phone", "laptop"]
+    assert sessions[0]["last_used_at"] > sessions[0]["created_at"]
+
+
+def test_spent_hashes_are_bounded(redis_client, user_id, clock):
+    store = SessionStore(redis_client, idle_ttl=IDLE, max_age=10**7, reuse_grace=0, now=clock)
+    token = store.create(user_id).refresh_token
+    ids = None
+    for _ in range(SPENT_TOKENS_KEPT + 5):
+        clock.now += 1
+        issued = store.rotate(token)
+        token, ids = issued.refresh_token, issued
+    assert redis_client.zcard(redis_keys.spent_tokens_key(user_id, ids.session_id)) == SPENT_TOKENS_KEPT
+
+
+def test_no_token_is_stored_in_clear(store, user_id, redis_client):
+    first = store.create(user_id)
+    second = store.rotate(first.refresh_token)
+    dump = dump_redis(redis_client)
+    for token in (first.refresh_token, second.refresh_token):
+        assert token.split(".")[2].encode() not in dump
+    assert hash_refresh_token(second.refresh_token).encode() in dump
+
+
+def test_twenty_parallel_rotations_share_one_successor(store, user_id):
+    token = store.create(user_id).refresh_token
+    barrier = threading.Barrier(20)
+    results: list[str] = []
+
+    def spend() -> None:
+        barrier.wait()
+        results.append(store.rotate(token).refresh_token)
+
+    threads = [threading.Thread(target=spend) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 20 and len(set(results)) == 1
+    assert len(store.list(user_id)) == 1
+
+
+def test_twenty_parallel_rotations_without_grace_never_fork(redis_client, user_id, clock):
+    store = SessionStore(redis_client, idle_ttl=IDLE, max_age=MAX_AGE, reuse_grace=0, now=clock)
+    token = store.create(user_id).refresh_token
+    barrier = threading.Barrier(20)
+    winners: list[str] = []
+
+    def spend() -> None:
+        barrier.wait()
+        try:
+            winners.append(store.rotate(token).refresh_token)
+        except InvalidGrantError:
+            pass
+
+    threads = [threading.Thread(target=spend) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    # The losers were reuse: the session is gone, winner's token included.
+    assert store.list(user_id) == []
+    assert "unknown" in refused(store, winners[0])
+
+
+def test_a_session_ends_with_its_account(store, user_id, redis_client):
+    issued = store.create(user_id)
+    redis_client.delete(redis_keys.user_key(user_id))
+    assert "unknown" in refused(store, issued.refresh_token)
+    with pytest.raises(InvalidGrantError):
+        store.create(user_id)

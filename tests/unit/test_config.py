@@ -1,0 +1,72 @@
+"""Settings: defaults, casting, and one clear message naming a bad variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from auth_service.config import AuthConfig
+from auth_service.keys import load_key_ring
+from shared.config import ConfigError
+from tests.conftest import write_private_key
+
+
+@pytest.fixture
+def key_file(tmp_path, rsa_private_key):
+    return write_private_key(rsa_private_key, tmp_path / "k.pem")
+
+
+def test_defaults_are_the_contracts(key_file):
+    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file)})
+    assert config.redis_url == "redis://127.0.0.1:6379/0"
+    assert (config.host, config.port) == ("127.0.0.1", 8001)
+    assert config.access_token_ttl == 900
+    assert config.refresh_token_ttl == 1_209_600
+    assert config.session_max_age == 2_592_000
+    assert config.refresh_reuse_grace == 10
+    assert (config.argon2_memory_kib, config.argon2_iterations, config.argon2_lanes) == (19_456, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ACCESS_TOKEN_TTL", "soon"),
+        ("ACCESS_TOKEN_TTL", "0"),
+        ("REFRESH_TOKEN_TTL", "-5"),
+        ("SESSION_MAX_AGE", "1.5"),
+        ("REFRESH_REUSE_GRACE", "-1"),
+        ("AUTH_PORT", "70000"),
+        ("REDIS_URL", "http://localhost"),
+        ("JWT_PRIVATE_KEY_FILE", "/nonexistent/key.pem"),
+        ("ARGON2_MEMORY_KIB", "4"),
+    ],
+)
+def test_bad_setting_names_the_variable(key_file, variable, value):
+    env = {"JWT_PRIVATE_KEY_FILE": str(key_file), variable: value}
+    with pytest.raises(ConfigError, match=variable):
+        AuthConfig.from_env(env)
+
+
+def test_missing_key_file_setting_is_an_error():
+    with pytest.raises(ConfigError, match="JWT_PRIVATE_KEY_FILE"):
+        AuthConfig.from_env({})
+
+
+def test_a_file_that_is_no_key_is_refused(tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(bad)})
+    with pytest.raises(ConfigError, match="JWT_PRIVATE_KEY_FILE"):
+        load_key_ring(config.private_key_pems)
+
+
+def test_serve_with_a_bad_setting_prints_one_line_and_exits(key_file):
+    env = {"PATH": "/usr/bin:/bin", "JWT_PRIVATE_KEY_FILE": str(key_file), "ACCESS_TOKEN_TTL": "soon"}
+    result = subprocess.run([sys.executable, "-m", "auth_service", "serve"], env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "config error: ACCESS_TOKEN_TTL must be a whole number, got 'soon'"
+    ]
