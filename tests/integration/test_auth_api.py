@@ -1,0 +1,259 @@
+"""The auth service's HTTP contract, through Flask's test client over a real Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from auth_service import create_app
+from auth_service.config import AuthConfig
+from tests.conftest import CHEAP_ARGON2_ENV, RedisServer, write_private_key
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def make_app():
+    """`make_app(redis_url, key_file)` builds an auth app; its Redis connections close after the test."""
+    apps = []
+
+    def make(redis_url: str, key_file, **env: str):
+        config = AuthConfig.from_env({
+            "REDIS_URL": redis_url, "JWT_PRIVATE_KEY_FILE": str(key_file), **CHEAP_ARGON2_ENV, **env,
+        })
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["auth"].redis.close()
+
+
+@pytest.fixture
+def key_file(tmp_path, rsa_private_key):
+    return write_private_key(rsa_private_key, tmp_path / "k.pem")
+
+
+@pytest.fixture
+def client(redis_client, redis_server, key_file, make_app):
+    return make_app(redis_server.url, key_file).test_client()
+
+
+def register(client, email="alice@example.com", password=PASSWORD, **extra):
+    return client.post("/register", json={"email": email, "password": password, **extra})
+
+
+def login(client, email="alice@example.com", password=PASSWORD):
+    return client.post("/login", json={"email": email, "password": password})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_error(response, status: int, code: str) -> None:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json["error"] == code
+    assert isinstance(response.json["error_description"], str) and response.json["error_description"]
+
+
+def test_register_answers_the_public_account(client):
+    response = register(client, email="  Alice@Example.com ", name="Alice")
+    assert response.status_code == 201
+    body = response.json
+    assert set(body) == {"id", "email", "name", "created_at"}
+    assert body["email"] == "alice@example.com" and body["name"] == "Alice"
+    assert body["created_at"].endswith("Z")
+
+
+def test_emails_are_case_insensitive(client):
+    register(client)
+    assert_error(register(client, email="ALICE@example.com"), 409, "email_taken")
+    assert login(client, email="Alice@EXAMPLE.com").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"email": "alice@example.com"}, {"password": PASSWORD}, {"email": 5, "password": PASSWORD},
+     {"email": "alice@example.com", "password": ["x"]}, {"email": "nope", "password": PASSWORD},
+     {"email": "alice@example.com", "password": "short"},
+     {"email": "alice@example.com", "password": "x" * 1025},
+     {"email": "alice@example.com", "password": PASSWORD, "name": 7}],
+)
+def test_register_refuses_bad_bodies(client, body):
+    assert_error(client.post("/register", json=body), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("data", ["not json", "[1, 2]", '"a string"', "{", "null"])
+def test_bodies_that_are_no_json_object_are_invalid_requests(client, data):
+    response = client.post("/login", data=data, content_type="application/json")
+    assert_error(response, 400, "invalid_request")
+
+
+def test_a_body_of_another_type_is_415(client):
+    response = client.post("/login", data="email=a&password=b", content_type="application/x-www-form-urlencoded")
+    assert_error(response, 415, "unsupported_media_type")
+
+
+def test_a_body_over_64_kib_is_413(client):
+    response = client.post("/register", data='{"email": "' + "a" * 70_000 + '"}', content_type="application/json")
+    assert_error(response, 413, "request_too_large")
+
+
+def test_unknown_routes_and_methods_answer_json(client):
+    assert_error(client.get("/nowhere"), 404, "not_found")
+    response = client.get("/login")
+    assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+
+
+def test_a_bug_answers_json_500_without_detail(client, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(client.application.extensions["auth"].accounts, "authenticate", explode)
+    response = login(client)
+    assert_error(response, 500, "server_error")
+    assert "secret internal detail" not in response.get_data(as_text=True)
+
+
+def test_login_answers_an_rfc6749_token_pair(client):
+    register(client)
+    response = login(client)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.json
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in", "scope"}
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    assert body["refresh_expires_in"] == 1_209_600 and body["scope"] == "users:read"
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(client):
+    register(client)
+    wrong = login(client, password="wrong password")
+    unknown = login(client, email="nobody@example.com")
+    assert_error(wrong, 401, "invalid_credentials")
+    assert_error(unknown, 401, "invalid_credentials")
+    assert wrong.json == unknown.json
+
+
+def test_an_unknown_email_costs_one_argon2_verify_too(client, monkeypatch):
+    hasher = client.application.extensions["auth"].accounts._hasher
+    verified = []
+    real_verify = hasher.verify
+    monkeypatch.setattr(hasher, "verify", lambda pw, h: verified.append(h) or real_verify(pw, h))
+    login(client, email="nobody@example.com")
+    login(client, email="nobody@example.com", password="short")
+    assert verified == [None, None]
+
+
+def test_refresh_rotates_and_the_old_token_is_spent(client):
+    register(client)
+    first = login(client).json
+    second = client.post("/refresh", json={"refresh_token": first["refresh_token"]}).json
+    assert second["refresh_token"] != first["refresh_token"]
+    third = client.post("/refresh", json={"refresh_token": second["refresh_token"]})
+    assert third.status_code == 200
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "0" * 32 + "." + "0" * 32 + "." + "A" * 43])
+def test_unknown_refresh_tokens_are_invalid_grant(client, token):
+    assert_error(client.post("/refresh", json={"refresh_token": token}), 400, "invalid_grant")
+
+
+def test_refresh_without_a_token_is_invalid_request(client):
+    assert_error(client.post("/refresh", json={"refresh_token": 5}), 400, "invalid_request")
+    assert_error(client.post("/refresh", json={}), 400, "invalid_request")
+
+
+def test_logout_revokes_the_session_and_is_idempotent(client):
+    register(client)
+    pair = login(client).json
+    assert client.post("/logout", json={"refresh_token": pair["refresh_token"]}).status_code == 204
+    assert client.post("/logout", json={"refresh_token": pair["refresh_token"]}).status_code == 204
+    assert client.post("/logout", json={"refresh_token": "garbage"}).status_code == 204
+    assert_error(client.post("/refresh", json={"refresh_token": pair["refresh_token"]}), 400, "invalid_grant")
+
+
+def test_sessions_lists_and_deletes_the_owners_sessions(client):
+    register(client)
+    register(client, email="bob@example.com")
+    phone = client.post("/login", json={"email": "alice@example.com", "password": PASSWORD},
+                        headers={"User-Agent": "phone"}).json
+    laptop = client.post("/login", json={"email": "alice@example.com", "password": PASSWORD},
+                         headers={"User-Agent": "laptop"}).json
+    bob = login(client, email="bob@example.com").json
+    response = client.get("/sessions", headers=bearer(laptop["access_token"]))
+    assert response.status_code == 200
+    sessions = response.json["sessions"]
+    assert [s["user_agent"] for s in sessions] == ["phone", "laptop"]
+    assert [s["current"] for s in sessions] == [False, True]
+    assert set(sessions[0]) == {"id", "created_at", "last_used_at", "user_agent", "current"}
+
+    # Bob cannot delete Alice's session, even knowing its id.
+    bob_view = client.delete(f"/sessions/{sessions[0]['id']}", headers=bearer(bob["access_token"]))
+    assert_error(bob_view, 404, "not_found")
+    assert client.delete(f"/sessions/{sessions[0]['id']}", headers=bearer(laptop["access_token"])).status_code == 204
+    assert_error(client.post("/refresh", json={"refresh_token": phone["refresh_token"]}), 400, "invalid_grant")
+    assert len(client.get("/sessions", headers=bearer(laptop["access_token"])).json["sessions"]) == 1
+
+
+def test_logout_all_ends_every_session(client):
+    register(client)
+    pairs = [login(client).json for _ in range(3)]
+    assert client.post("/logout/all", headers=bearer(pairs[0]["access_token"])).status_code == 204
+    for pair in pairs:
+        assert_error(client.post("/refresh", json={"refresh_token": pair["refresh_token"]}), 400, "invalid_grant")
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic abc"}])
+def test_bearer_endpoints_refuse_missing_or_bad_tokens(client, headers):
+    for response in (client.get("/sessions", headers=headers), client.post("/logout/all", headers=headers)):
+        assert_error(response, 401, "invalid_token")
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_jwks_lists_every_verifying_key(
+    redis_client, redis_server, tmp_path, rsa_private_key, other_rsa_private_key, make_app
+):
+    new = write_private_key(other_rsa_private_key, tmp_path / "new.pem")
+    old = write_private_key(rsa_private_key, tmp_path / "old.pem")
+    client = make_app(redis_server.url, f"{new},{old}").test_client()
+    keys = client.get("/.well-known/jwks.json").json["keys"]
+    assert len(keys) == 2
+    for key in keys:
+        assert {"kid", "kty", "alg", "use", "n", "e"} <= set(key)
+        assert "d" not in key and "p" not in key
+    register(client)
+    # A token signed by the new key, and one the old key signed before the rotation, both verify here.
+    new_token = login(client).json["access_token"]
+    old_client = make_app(redis_server.url, old).test_client()
+    old_token = login(old_client).json["access_token"]
+    for token in (new_token, old_token):
+        assert client.get("/sessions", headers=bearer(token)).status_code == 200
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+
+
+def test_a_redis_outage_is_503_and_heals_by_itself(tmp_path, key_file, make_app):
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        client = make_app(server.url, key_file).test_client()
+        register(client)
+        pair = login(client).json
+        server.stop()
+        for response in (login(client), register(client, email="bob@example.com"),
+                         client.post("/refresh", json={"refresh_token": pair["refresh_token"]}),
+                         client.get("/readyz")):
+            assert_error(response, 503, "temporarily_unavailable")
+        assert client.get("/healthz").status_code == 200
+        server.start()
+        assert client.get("/readyz").status_code == 200
+        assert login(client, email="alice@example.com").status_code in (200, 401)
+    finally:
+        server.stop()
