@@ -32,7 +32,7 @@ MAX_USER_AGENT = 256
 _REFUSALS = {
     "reused": "the refresh token was used before: the session is revoked, log in again",
     "expired": "the session expired, log in again",
-    "unknown": "the refresh token is unknown or revoked",
+    "unknown": "the refresh token is unknown, expired or revoked: log in again",
 }
 
 
