@@ -101,7 +101,7 @@ class AccountStore:
         }
         key = redis_keys.user_key(user_id)
         # The record is written first and is unreachable until the email points at it.
-        self._redis.hset(key, mapping=record)
+        self._redis.hset(key, mapping=record)  # type: ignore[arg-type]
         member = f"{int(now * 1000):013d}:{user_id}"
         claimed = self._claim_email(keys=[redis_keys.email_key(email), redis_keys.users_index_key()],
                                     args=[user_id, member])
@@ -133,12 +133,12 @@ class AccountStore:
 
     def find_by_email(self, email: str) -> dict[str, str] | None:
         """The account registered under a normalised email, or None."""
-        user_id = self._redis.get(redis_keys.email_key(email))
+        user_id: bytes | None = self._redis.get(redis_keys.email_key(email))  # type: ignore[assignment]
         return self.get(user_id.decode()) if user_id else None
 
     def get(self, user_id: str) -> dict[str, str] | None:
         """The account record (password hash included), or None."""
-        raw: dict[bytes, bytes] = self._redis.hgetall(redis_keys.user_key(user_id))
+        raw: dict[bytes, bytes] = self._redis.hgetall(redis_keys.user_key(user_id))  # type: ignore[assignment]
         return {k.decode(): v.decode() for k, v in raw.items()} or None
 
     def set_role(self, user_id: str, role: str) -> None:

@@ -70,7 +70,7 @@ def token_pair(issued: IssuedRefresh, email: str, role_record: dict[str, str]) -
     return no_store(
         jsonify(
             access_token=access_token,
-            token_type="Bearer",
+            token_type="Bearer",  # noqa: S106 (a token type, not a password)
             expires_in=svc.access_tokens.ttl,
             refresh_token=issued.refresh_token,
             refresh_expires_in=issued.expires_in,

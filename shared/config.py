@@ -61,3 +61,14 @@ def read_file(name: str, path: str) -> bytes:
             return f.read()
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read {path!r}: {exc.strerror}") from None
+
+
+def env_http_url(environ: Mapping[str, str], name: str) -> str | None:
+    """An optional http:// or https:// URL setting, None when unset."""
+    url = environ.get(name, "").strip()
+    if not url:
+        return None
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {url!r}")
+    return url
