@@ -1,0 +1,117 @@
+"""The resource service's HTTP endpoints: the user directory and the caller's own identity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from auth_service.accounts import check_name
+from resource_service.users import UserDirectory, is_cursor, is_user_id
+from shared.errors import InsufficientScopeError, InvalidRequestError, NotFoundError
+from shared.jwt import require_token, token_claims
+
+bp = Blueprint("resource", __name__)
+
+READ_SCOPE = "users:read"
+WRITE_SCOPE = "users:write"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class ResourceServices:
+    """What the handlers need, built once per app by create_app."""
+
+    redis: redis.Redis
+    users: UserDirectory
+
+
+def services() -> ResourceServices:
+    """The app's service objects."""
+    return current_app.extensions["resource"]  # type: ignore[no-any-return]
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Answers about users depend on the caller's token: no shared cache may keep them."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object; 415 for another content type, 400 for anything but an object."""
+    if not request.is_json:
+        raise UnsupportedMediaType("send a JSON body with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequestError("the body must be a JSON object")
+    return body
+
+
+def page_size(raw: str | None) -> int:
+    """The `limit` query parameter: 1 to MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE when absent."""
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    return int(raw)
+
+
+def user_or_404(user: dict[str, str] | None) -> dict[str, str]:
+    if user is None:
+        raise NotFoundError("no such user")
+    return user
+
+
+@bp.get("/users")
+@require_token(READ_SCOPE)
+def list_users() -> Response:
+    limit = page_size(request.args.get("limit"))
+    cursor = request.args.get("cursor")
+    if cursor is not None and not is_cursor(cursor):
+        raise InvalidRequestError("cursor is not one this service gave out")
+    users, next_cursor = services().users.list_page(limit, cursor)
+    return jsonify(users=users, next_cursor=next_cursor)
+
+
+@bp.get("/users/<user_id>")
+@require_token(READ_SCOPE)
+def get_user(user_id: str) -> Response:
+    if not is_user_id(user_id):
+        raise NotFoundError("no such user")
+    return jsonify(user_or_404(services().users.get(user_id)))
+
+
+@bp.patch("/users/<user_id>")
+@require_token()
+def update_user(user_id: str) -> Response:
+    claims = token_claims()
+    # Anyone may rename themselves; renaming others takes users:write. Checked before the
+    # lookup, so that a caller without the scope learns nothing about which ids exist.
+    if user_id != claims["sub"] and WRITE_SCOPE not in claims.get("scope", "").split():
+        raise InsufficientScopeError(WRITE_SCOPE)
+    body = json_body()
+    if set(body) != {"name"}:
+        raise InvalidRequestError("the body must be {\"name\": <string>} and nothing else")
+    if not isinstance(body["name"], str):
+        raise InvalidRequestError("name must be a string")
+    name = check_name(body["name"])
+    if not is_user_id(user_id):
+        raise NotFoundError("no such user")
+    return jsonify(user_or_404(services().users.update_name(user_id, name)))
+
+
+@bp.get("/me")
+@require_token()
+def me() -> Response:
+    claims = token_claims()
+    return jsonify(id=claims["sub"], email=claims.get("email"), scope=claims.get("scope", ""))
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")

@@ -1,0 +1,60 @@
+"""The resource service's settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.config import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_ISSUER,
+    ConfigError,
+    env_http_url,
+    env_int,
+    env_port,
+    env_redis_url,
+    env_str,
+    read_file,
+)
+
+
+@dataclass(frozen=True)
+class ResourceConfig:
+    redis_url: str
+    host: str
+    port: int
+    issuer: str
+    audience: str
+    # Exactly one of the two: PEM texts of trusted public keys, or the auth service's JWKS URL.
+    public_key_pems: tuple[bytes, ...]
+    jwks_url: str | None
+    jwks_refetch_interval: int
+    jwks_cache_ttl: int
+    clock_skew: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ResourceConfig:
+        """Build the config from `environ`; ConfigError names the first bad variable."""
+        raw_files = environ.get("JWT_PUBLIC_KEY_FILE", "")
+        key_files = [path.strip() for path in raw_files.split(",") if path.strip()]
+        jwks_url = env_http_url(environ, "JWKS_URL")
+        if bool(key_files) == bool(jwks_url):
+            state = "both are set" if key_files else "neither is set"
+            raise ConfigError(f"set exactly one of JWT_PUBLIC_KEY_FILE and JWKS_URL ({state})")
+        return cls(
+            redis_url=env_redis_url(environ),
+            host=env_str(environ, "RESOURCE_HOST", "127.0.0.1"),
+            port=env_port(environ, "RESOURCE_PORT", 8002),
+            issuer=env_str(environ, "JWT_ISSUER", DEFAULT_ISSUER),
+            audience=env_str(environ, "JWT_AUDIENCE", DEFAULT_AUDIENCE),
+            public_key_pems=tuple(read_file("JWT_PUBLIC_KEY_FILE", path) for path in key_files),
+            jwks_url=jwks_url,
+            # At most one JWKS fetch per interval, however many unknown kids arrive.
+            jwks_refetch_interval=env_int(
+                environ, "JWKS_REFETCH_INTERVAL", 30, minimum=1, maximum=3600
+            ),
+            # Known keys are refetched this often, so that a key removed upstream stops verifying.
+            jwks_cache_ttl=env_int(environ, "JWKS_CACHE_TTL", 300, minimum=1, maximum=86_400),
+            clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
+        )

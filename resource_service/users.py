@@ -1,0 +1,81 @@
+"""The user directory as the resource service sees it: list, read, rename; no password hash."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from importlib import resources
+from typing import cast
+
+import redis
+
+from shared import redis_keys
+
+PUBLIC_FIELDS = ("id", "email", "name", "created_at")
+# Account ids are uuid4().hex; anything else names no account and is not looked up.
+USER_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+# A users-index member, `<created ms, 13 digits>:<user id>`, doubles as the page cursor.
+CURSOR_PATTERN = re.compile(r"[0-9]{13}:[0-9a-f]{32}")
+
+
+def load_script(name: str) -> str:
+    """The text of `resource_service/lua/<name>`."""
+    return resources.files("resource_service").joinpath("lua", name).read_text(encoding="utf-8")
+
+
+def is_user_id(text: str) -> bool:
+    """Whether `text` has the form of an account id."""
+    return USER_ID_PATTERN.fullmatch(text) is not None
+
+
+def is_cursor(text: str) -> bool:
+    """Whether `text` has the form of a page cursor."""
+    return CURSOR_PATTERN.fullmatch(text) is not None
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""
+
+
+def _public(values: Sequence[bytes | str | None]) -> dict[str, str] | None:
+    """The public fields from an HMGET of PUBLIC_FIELDS, or None when the account is gone."""
+    if values[0] is None:
+        return None
+    return {field: _text(value) for field, value in zip(PUBLIC_FIELDS, values, strict=True)}
+
+
+class UserDirectory:
+    """Reads and renames accounts kept in Redis by the auth service."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+        self._update_name = client.register_script(load_script("update_name.lua"))
+
+    def list_page(
+        self, limit: int, cursor: str | None = None
+    ) -> tuple[list[dict[str, str]], str | None]:
+        """Up to `limit` accounts in registration order after `cursor`, and the next page's cursor.
+
+        The index is walked by member (ZRANGE BYLEX from an exclusive start), not by
+        offset, so an account registered between pages shifts nothing: each is seen once.
+        """
+        start = "(" + cursor if cursor else "-"
+        raw = self._redis.zrange(
+            redis_keys.users_index_key(), start, "+", bylex=True, offset=0, num=limit + 1
+        )
+        members = [_text(m) for m in cast("list[bytes]", raw)]
+        page, more = members[:limit], len(members) > limit
+        pipe = self._redis.pipeline(transaction=False)
+        for member in page:
+            pipe.hmget(redis_keys.user_key(member.partition(":")[2]), PUBLIC_FIELDS)
+        users = [user for user in map(_public, pipe.execute()) if user is not None]
+        return users, (page[-1] if more else None)
+
+    def get(self, user_id: str) -> dict[str, str] | None:
+        """The public fields of one account, or None."""
+        return _public(self._redis.hmget(redis_keys.user_key(user_id), PUBLIC_FIELDS))
+
+    def update_name(self, user_id: str, name: str) -> dict[str, str] | None:
+        """Rename an existing account atomically; the changed account, or None if there is none."""
+        values = self._update_name(keys=[redis_keys.user_key(user_id)], args=[name])
+        return _public(values) if values else None

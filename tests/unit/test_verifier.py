@@ -1,0 +1,238 @@
+"""The access-token verifier against forged, tampered and malformed tokens; the Bearer parser."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from resource_service import create_app
+from resource_service.config import ResourceConfig
+from shared.errors import InvalidTokenError
+from shared.jwk import public_jwk
+from shared.jwt import StaticKeys, TokenVerifier, bearer_token
+from tests.conftest import free_port, write_public_key
+from tests.jwt_forge import AUDIENCE, ISSUER, b64url, forge, kid_of, make_claims, sign
+
+LEEWAY = 30
+
+
+@pytest.fixture
+def verifier(rsa_private_key: rsa.RSAPrivateKey) -> TokenVerifier:
+    keys = StaticKeys({kid_of(rsa_private_key): rsa_private_key.public_key()})
+    return TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, leeway=LEEWAY)
+
+
+def public_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def self_signed_cert_b64(key: rsa.RSAPrivateKey) -> str:
+    """An X.509 certificate for `key`, DER in standard base64 as x5c wants (RFC 7515 §4.1.6)."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attacker")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def tamper_claims(token: str, **changes: object) -> str:
+    """The token with its payload replaced, the original signature kept."""
+    head, body, sig = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    claims.update(changes)
+    return f"{head}.{b64url(json.dumps(claims).encode())}.{sig}"
+
+
+def bad_tokens(good: rsa.RSAPrivateKey, attacker: rsa.RSAPrivateKey) -> dict[str, str]:
+    """Every token the verifier must refuse, by name."""
+    kid = kid_of(good)
+    now = int(time.time())
+    claims = make_claims(scope="users:read users:write")
+    cases: dict[str, str] = {}
+    for alg in ("none", "None", "NONE", "nOnE"):
+        header = {"alg": alg, "typ": "at+jwt", "kid": kid}
+        cases[f"alg {alg}"] = forge(header, claims)
+        cases[f"alg {alg}, kept signature"] = forge(header, claims, b"\x00" * 256)
+    # The classic RS/HS confusion: HMAC keyed with the public key's PEM, which anyone has.
+    hs_header = {"alg": "HS256", "typ": "at+jwt", "kid": kid}
+    unsigned = forge(hs_header, claims).rsplit(".", 1)[0]
+    for label, secret in (("pem", public_pem(good)), ("pem stripped", public_pem(good).strip())):
+        mac = hmac.new(secret, unsigned.encode(), hashlib.sha256).digest()
+        cases[f"HS256 with the public key {label}"] = f"{unsigned}.{b64url(mac)}"
+    valid = sign(good, claims)
+    cases["stripped signature"] = valid.rsplit(".", 1)[0] + "."
+    cases["no signature part"] = valid.rsplit(".", 1)[0]
+    cases["foreign key, trusted kid"] = sign(attacker, claims, headers={"kid": kid})
+    cases["foreign key, its own kid"] = sign(attacker, claims)
+    reader = sign(good, make_claims())
+    cases["tampered scope"] = tamper_claims(reader, scope="users:read users:write")
+    cases["tampered sub"] = tamper_claims(valid, sub="f" * 32)
+    cases["tampered exp"] = tamper_claims(sign(good, make_claims(exp=now - 100)), exp=now + 3600)
+    cases["signature of another token"] = (
+        valid.rsplit(".", 1)[0] + "." + sign(good, make_claims(sub="e" * 32)).rsplit(".", 1)[1]
+    )
+    cases["RS512 by the trusted key"] = sign(good, claims, algorithm="RS512")
+    cases["PS256 by the trusted key"] = sign(good, claims, algorithm="PS256")
+    cases["expired"] = sign(good, make_claims(exp=now - LEEWAY - 5, iat=now - 600))
+    cases["not yet valid (nbf)"] = sign(good, make_claims(nbf=now + LEEWAY + 60))
+    cases["issued in the future (iat)"] = sign(good, make_claims(iat=now + LEEWAY + 60))
+    cases["wrong issuer"] = sign(good, make_claims(iss="http://evil.test"))
+    cases["wrong audience"] = sign(good, make_claims(aud="another-service"))
+    cases["audience list without ours"] = sign(good, make_claims(aud=["a", "b"]))
+    for claim in ("exp", "iat", "iss", "aud", "sub"):
+        cases[f"missing {claim}"] = sign(good, make_claims(drop=(claim,)))
+    cases["sub not a string"] = sign(good, make_claims(sub=12345))
+    cases["scope not a string"] = sign(good, make_claims(scope=["users:read", "users:write"]))
+    cases["exp not a number"] = sign(good, make_claims(exp="tomorrow"))
+    cases["unknown kid"] = sign(good, claims, headers={"kid": "no-such-key"})
+    cases["missing kid"] = sign(good, claims, headers={"kid": None})
+    cases["kid not a string"] = forge({"alg": "RS256", "typ": "at+jwt", "kid": 7}, claims, b"x")
+    attacker_jwk = public_jwk(attacker.public_key())
+    attacker_url = "http://attacker.test/jwks.json"
+    cert = self_signed_cert_b64(attacker)
+    for name, value in (("jwk", attacker_jwk), ("jku", attacker_url), ("x5u", attacker_url),
+                        ("x5c", [cert])):
+        cases[f"{name} header, attacker kid"] = sign(attacker, claims, headers={name: value})
+        cases[f"{name} header, trusted kid"] = sign(
+            attacker, claims, headers={name: value, "kid": kid}
+        )
+        cases[f"{name} header, no kid"] = sign(attacker, claims, headers={name: value, "kid": None})
+    cases["typ missing"] = sign(good, claims, headers={"typ": None})
+    cases["typ JWT"] = sign(good, claims, headers={"typ": "JWT"})
+    cases["typ refresh"] = sign(good, claims, headers={"typ": "refresh+jwt"})
+    cases["100 KB token"] = sign(good, make_claims(padding="x" * 100_000))
+    return cases
+
+
+GARBAGE = [
+    "", " ", ".", "..", "...", "abc", "a.b", "a.b.c", "a.b.c.d.e", "eyJ.eyJ.x",
+    "тест.тест.тест", "\x00\x01.\x02.\x03", "=.=.=", "Bearer", "null", "{}", "[]",
+    b64url(b"[1,2]") + "." + b64url(b"{}") + ".",
+    b64url(b'{"alg":"RS256","typ":"at+jwt"') + ".e30.",
+    b64url(b'"RS256"') + ".e30.",
+    b64url(b'{"alg":"RS256","typ":"at+jwt","kid":"' + b"9" * 5000 + b'"}') + ".e30.",
+    b64url(b'{"alg":"RS256","typ":"at+jwt","kid":' + b"9" * 5000 + b"}") + ".e30.",
+    "a" * 9000,
+]
+
+
+def test_every_bad_token_is_refused(verifier, rsa_private_key, other_rsa_private_key):
+    for name, token in bad_tokens(rsa_private_key, other_rsa_private_key).items():
+        with pytest.raises(InvalidTokenError):
+            verifier.verify(token)
+            pytest.fail(f"accepted: {name}")
+
+
+@pytest.mark.parametrize("token", GARBAGE)
+def test_garbage_is_refused(verifier, token):
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_expired_token_says_expired(verifier, rsa_private_key):
+    now = int(time.time())
+    with pytest.raises(InvalidTokenError, match="expired"):
+        verifier.verify(sign(rsa_private_key, make_claims(exp=now - LEEWAY - 5, iat=now - 600)))
+
+
+def test_good_token_is_accepted(verifier, rsa_private_key):
+    claims = verifier.verify(sign(rsa_private_key, make_claims(sub="a" * 32, scope="users:read")))
+    assert claims["sub"] == "a" * 32 and claims["scope"] == "users:read"
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT"])
+def test_access_token_types_are_accepted(verifier, rsa_private_key, typ):
+    verifier.verify(sign(rsa_private_key, headers={"typ": typ}))
+
+
+def test_token_within_the_clock_skew_is_accepted(verifier, rsa_private_key):
+    now = int(time.time())
+    skewed = make_claims(exp=now - LEEWAY + 10, iat=now + LEEWAY - 10, nbf=now + LEEWAY - 10)
+    verifier.verify(sign(rsa_private_key, skewed))
+
+
+def test_second_trusted_key_is_accepted(rsa_private_key, other_rsa_private_key):
+    keys = StaticKeys({kid_of(k): k.public_key() for k in (rsa_private_key, other_rsa_private_key)})
+    verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE)
+    verifier.verify(sign(rsa_private_key))
+    verifier.verify(sign(other_rsa_private_key))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", " ", "Bearer", "Bearer ", "Bearer  ", "Basic dXNlcjpwYXNz", "Token abc",
+     "Bearerabc", "Bearer a b", "Bearer\tabc", "abc", "Bearer: abc", "bearer\nabc"],
+)
+def test_malformed_authorization_headers_are_refused(header):
+    with pytest.raises(InvalidTokenError):
+        bearer_token(header)
+
+
+@pytest.mark.parametrize("header", ["Bearer abc", "bearer abc", "BEARER abc", "Bearer  abc "])
+def test_bearer_token_is_read(header):
+    assert bearer_token(header) == "abc"
+
+
+@pytest.fixture
+def resource_client(tmp_path: Path, rsa_private_key):
+    """The resource app trusting the test key, its Redis nowhere: tokens are checked without it."""
+    config = ResourceConfig.from_env({
+        "JWT_PUBLIC_KEY_FILE": str(write_public_key(rsa_private_key, tmp_path / "public.pem")),
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "JWT_ISSUER": ISSUER,
+        "JWT_AUDIENCE": AUDIENCE,
+    })
+    return create_app(config).test_client()
+
+
+@pytest.mark.parametrize("path", ["/me", "/users", "/users/" + "a" * 32])
+def test_app_answers_401_to_every_bad_token(resource_client, rsa_private_key, other_rsa_private_key,
+                                            path):
+    tokens = [*bad_tokens(rsa_private_key, other_rsa_private_key).values(), *GARBAGE]
+    for token in tokens:
+        response = resource_client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, (token[:80], response.status_code)
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+        assert response.get_json()["error"] == "invalid_token"
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic dXNlcjpwYXNz", "Bearer", "Bearer a b"])
+def test_app_answers_401_to_a_missing_or_malformed_header(resource_client, header):
+    headers = {} if header is None else {"Authorization": header}
+    response = resource_client.get("/me", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+    assert response.get_json()["error"] == "invalid_token"
+
+
+def test_app_says_expired(resource_client, rsa_private_key):
+    now = int(time.time())
+    token = sign(rsa_private_key, make_claims(exp=now - 600, iat=now - 1200))
+    response = resource_client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "expired" in response.get_json()["error_description"]
+    assert "expired" in response.headers["WWW-Authenticate"]
+
+
+def test_app_accepts_a_good_token_without_redis(resource_client, rsa_private_key):
+    token = sign(rsa_private_key, make_claims(sub="b" * 32, email="b@example.com"))
+    response = resource_client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.get_json() == {"id": "b" * 32, "email": "b@example.com", "scope": "users:read"}
