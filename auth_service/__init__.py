@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import redis
 from flask import Flask
 
 from auth_service.accounts import AccountStore
@@ -13,14 +12,9 @@ from auth_service.passwords import PasswordHasher
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared.errors import register_error_handlers
+from shared.http import MAX_BODY_BYTES
 from shared.jwt import StaticKeys, TokenVerifier, init_verifier
-
-MAX_BODY_BYTES = 64 * 1024
-
-
-def connect_redis(url: str) -> redis.Redis:
-    """A client whose calls fail fast when Redis is away, and reconnect when it is back."""
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=30)
+from shared.store import connect_redis
 
 
 def create_app(config: AuthConfig | None = None) -> Flask:

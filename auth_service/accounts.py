@@ -7,33 +7,23 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 
 import redis
 
 from auth_service.passwords import PasswordHasher, check_password_rules
 from shared import redis_keys
+from shared.accounts import check_name, has_control_characters, public_user
 from shared.errors import EmailTakenError, InvalidCredentialsError, InvalidRequestError
+from shared.store import load_script
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321 §4.5.3.1.3, a path of 256 less the brackets
-MAX_NAME_LENGTH = 200
 ROLE_SCOPES = {"user": "users:read", "admin": "users:read users:write"}
-PUBLIC_FIELDS = ("id", "email", "name", "created_at")
-
-
-def load_script(name: str) -> str:
-    """The text of `auth_service/lua/<name>`."""
-    return resources.files("auth_service").joinpath("lua", name).read_text(encoding="utf-8")
 
 
 def rfc3339(epoch_seconds: float) -> str:
     """`2026-11-27T02:25:09Z` for an epoch time."""
     return datetime.fromtimestamp(int(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
 
 
 def normalize_email(raw: object) -> str:
@@ -48,27 +38,10 @@ def normalize_email(raw: object) -> str:
         or "." not in domain.strip(".")
         or len(email) > MAX_EMAIL_LENGTH
         or any(ch.isspace() for ch in email)
-        or _has_control_characters(email)
+        or has_control_characters(email)
     ):
         raise InvalidRequestError("email must be an address like name@example.com")
     return email
-
-
-def check_name(raw: object) -> str:
-    """A display name: a string of at most 200 characters without control characters."""
-    if raw is None:
-        return ""
-    if not isinstance(raw, str):
-        raise InvalidRequestError("name must be a string")
-    name = unicodedata.normalize("NFKC", raw).strip()
-    if len(name) > MAX_NAME_LENGTH or _has_control_characters(name):
-        raise InvalidRequestError(f"name must be at most {MAX_NAME_LENGTH} printable characters")
-    return name
-
-
-def public_user(record: dict[str, str]) -> dict[str, str]:
-    """The fields of an account that anyone allowed to see the account may see."""
-    return {field: record[field] for field in PUBLIC_FIELDS}
 
 
 class AccountStore:
@@ -80,7 +53,7 @@ class AccountStore:
         self._redis = client
         self._hasher = hasher
         self._now = now
-        self._claim_email = client.register_script(load_script("claim_email.lua"))
+        self._claim_email = client.register_script(load_script("auth_service", "claim_email.lua"))
 
     def register(self, email: object, password: object, name: object = None, *, role: str = "user") -> dict[str, str]:
         """Create an account; EmailTakenError when the email is registered already."""

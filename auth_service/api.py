@@ -7,13 +7,13 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
-from werkzeug.exceptions import UnsupportedMediaType
 
 from auth_service.accounts import AccountStore, scope_for
 from auth_service.keys import KeyRing
 from auth_service.sessions import IssuedRefresh, SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared.errors import InvalidRequestError, NotFoundError
+from shared.http import json_body
 from shared.jwt import require_token, token_claims
 
 bp = Blueprint("auth", __name__)
@@ -33,16 +33,6 @@ class AuthServices:
 def services() -> AuthServices:
     """The app's service objects."""
     return current_app.extensions["auth"]  # type: ignore[no-any-return]
-
-
-def json_body() -> dict[str, Any]:
-    """The request's JSON object; 415 for another content type, 400 for anything but an object."""
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON body with Content-Type: application/json")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidRequestError("the body must be a JSON object")
-    return body
 
 
 def required_string(body: dict[str, Any], field: str) -> str:

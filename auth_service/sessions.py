@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import redis
 
-from auth_service.accounts import load_script, rfc3339
+from auth_service.accounts import rfc3339
 from auth_service.tokens import (
     hash_refresh_token,
     new_nonce,
@@ -23,6 +23,7 @@ from auth_service.tokens import (
 )
 from shared import redis_keys
 from shared.errors import InvalidGrantError
+from shared.store import load_script
 
 # Spent-token hashes kept per session for reuse detection: a year of refreshes every 15 minutes
 # would be 35,000; a token older than the last 1,000 rotations is refused without revoking.
@@ -65,11 +66,11 @@ class SessionStore:
         self._max_age_ms = max_age * 1000
         self._grace_ms = reuse_grace * 1000
         self._now = now
-        self._create = client.register_script(load_script("create_session.lua"))
-        self._rotate = client.register_script(load_script("rotate_session.lua"))
-        self._revoke = client.register_script(load_script("revoke_session.lua"))
-        self._revoke_all = client.register_script(load_script("revoke_all_sessions.lua"))
-        self._list = client.register_script(load_script("list_sessions.lua"))
+        self._create = client.register_script(load_script("auth_service", "create_session.lua"))
+        self._rotate = client.register_script(load_script("auth_service", "rotate_session.lua"))
+        self._revoke = client.register_script(load_script("auth_service", "revoke_session.lua"))
+        self._revoke_all = client.register_script(load_script("auth_service", "revoke_all_sessions.lua"))
+        self._list = client.register_script(load_script("auth_service", "list_sessions.lua"))
 
     def _now_ms(self) -> int:
         return int(self._now() * 1000)

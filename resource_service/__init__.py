@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import redis
 from flask import Flask
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from resource_service.api import ResourceServices, bp
 from resource_service.config import ResourceConfig
 from resource_service.users import UserDirectory
 from shared.errors import register_error_handlers
+from shared.http import MAX_BODY_BYTES
 from shared.jwks import JwksKeys, load_pem_public_keys
 from shared.jwt import KeySource, TokenVerifier, init_verifier
-
-MAX_BODY_BYTES = 64 * 1024
-
-
-def connect_redis(url: str) -> redis.Redis:
-    """A client whose calls fail fast (503) when Redis is away, and reconnect when it is back."""
-    # One immediate retry covers a pooled connection that died with a Redis restart; the
-    # default (10 retries with backoff) would hold a request for seconds during an outage.
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=1, socket_timeout=2, retry=Retry(NoBackoff(), 1)
-    )
+from shared.store import connect_redis
 
 
 def key_source(config: ResourceConfig) -> KeySource:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
-from werkzeug.exceptions import UnsupportedMediaType
 
-from auth_service.accounts import check_name
 from resource_service.users import UserDirectory, is_cursor, is_user_id
+from shared.accounts import check_name
 from shared.errors import InsufficientScopeError, InvalidRequestError, NotFoundError
+from shared.http import json_body
 from shared.jwt import require_token, token_claims
 
 bp = Blueprint("resource", __name__)
@@ -40,16 +39,6 @@ def no_store(response: Response) -> Response:
     """Answers about users depend on the caller's token: no shared cache may keep them."""
     response.headers.setdefault("Cache-Control", "no-store")
     return response
-
-
-def json_body() -> dict[str, Any]:
-    """The request's JSON object; 415 for another content type, 400 for anything but an object."""
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON body with Content-Type: application/json")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidRequestError("the body must be a JSON object")
-    return body
 
 
 def page_size(raw: str | None) -> int:

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from importlib import resources
 from typing import cast
 
 import redis
 
 from shared import redis_keys
+from shared.accounts import PUBLIC_FIELDS
+from shared.store import load_script
 
-PUBLIC_FIELDS = ("id", "email", "name", "created_at")
 # Account ids are uuid4().hex; anything else names no account and is not looked up.
 USER_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 # A users-index member, `<created ms, 13 digits>:<user id>`, doubles as the page cursor.
 CURSOR_PATTERN = re.compile(r"[0-9]{13}:[0-9a-f]{32}")
-
-
-def load_script(name: str) -> str:
-    """The text of `resource_service/lua/<name>`."""
-    return resources.files("resource_service").joinpath("lua", name).read_text(encoding="utf-8")
 
 
 def is_user_id(text: str) -> bool:
@@ -49,7 +44,7 @@ class UserDirectory:
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
-        self._update_name = client.register_script(load_script("update_name.lua"))
+        self._update_name = client.register_script(load_script("resource_service", "update_name.lua"))
 
     def list_page(
         self, limit: int, cursor: str | None = None

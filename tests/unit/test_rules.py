@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from auth_service.accounts import check_name, normalize_email
+from auth_service.accounts import normalize_email
 from auth_service.passwords import PasswordHasher, check_password_rules
+from shared.accounts import check_name
 from shared.errors import InvalidRequestError
 
 

@@ -1,0 +1,32 @@
+"""Account fields as both services see them: what is public, and what a name may be."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from shared.errors import InvalidRequestError
+
+PUBLIC_FIELDS = ("id", "email", "name", "created_at")
+MAX_NAME_LENGTH = 200
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds control, format, surrogate, private-use or unassigned code points."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
+
+
+def check_name(raw: object) -> str:
+    """A display name: a string of at most 200 characters without control characters."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise InvalidRequestError("name must be a string")
+    name = unicodedata.normalize("NFKC", raw).strip()
+    if len(name) > MAX_NAME_LENGTH or has_control_characters(name):
+        raise InvalidRequestError(f"name must be at most {MAX_NAME_LENGTH} printable characters")
+    return name
+
+
+def public_user(record: dict[str, str]) -> dict[str, str]:
+    """The fields of an account that anyone allowed to see the account may see."""
+    return {field: record[field] for field in PUBLIC_FIELDS}
