@@ -25,9 +25,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     client = connect_redis(config.redis_url)
     keys = load_key_ring(config.private_key_pems)
-    hasher = PasswordHasher(
-        memory_kib=config.argon2_memory_kib, iterations=config.argon2_iterations, lanes=config.argon2_lanes
-    )
+    hasher = PasswordHasher(config.hashing)
     app.extensions["auth"] = AuthServices(
         redis=client,
         accounts=AccountStore(client, hasher),

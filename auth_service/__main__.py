@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
 import redis
 
-from auth_service.config import AuthConfig
-from shared.config import ConfigError
+from auth_service.accounts import AccountStore, normalize_email
+from auth_service.config import AuthConfig, HashingConfig
+from auth_service.passwords import PasswordHasher
+from shared.config import ConfigError, env_redis_url
 from shared.errors import OAuthError
+from shared.store import connect_redis
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -33,25 +37,25 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-def _create_user(args: argparse.Namespace) -> int:
-    from auth_service import create_app
+def _accounts() -> AccountStore:
+    """The account store, configured by REDIS_URL and the ARGON2_* settings alone."""
+    return AccountStore(connect_redis(env_redis_url(os.environ)), PasswordHasher(HashingConfig.from_env()))
 
-    password = _read_password(args.password_stdin)
-    services = create_app().extensions["auth"]
-    user = services.accounts.register(args.email, password, args.name, role="admin" if args.admin else "user")
-    print(json.dumps({**user, "role": "admin" if args.admin else "user"}))
+
+def _create_user(args: argparse.Namespace) -> int:
+    role = "admin" if args.admin else "user"
+    accounts = _accounts()
+    user = accounts.register(args.email, _read_password(args.password_stdin), args.name, role=role)
+    print(json.dumps({**user, "role": role}))
     return 0
 
 
 def _set_role(args: argparse.Namespace) -> int:
-    from auth_service import create_app
-    from auth_service.accounts import normalize_email
-
-    services = create_app().extensions["auth"]
-    account = services.accounts.find_by_email(normalize_email(args.email))
+    accounts = _accounts()
+    account = accounts.find_by_email(normalize_email(args.email))
     if account is None:
         raise SystemExit(f"error: no account for {args.email}")
-    services.accounts.set_role(account["id"], args.role)
+    accounts.set_role(account["id"], args.role)
     print(f"{account['email']} is now {args.role}; their tokens carry it from their next refresh")
     return 0
 

@@ -19,6 +19,24 @@ from shared.config import (
 
 
 @dataclass(frozen=True)
+class HashingConfig:
+    """Argon2id cost; the command line needs it without the rest of AuthConfig."""
+
+    memory_kib: int
+    iterations: int
+    lanes: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> HashingConfig:
+        """OWASP's Argon2id minimum by default: m=19 MiB, t=2, p=1."""
+        return cls(
+            memory_kib=env_int(environ, "ARGON2_MEMORY_KIB", 19_456, minimum=8),
+            iterations=env_int(environ, "ARGON2_ITERATIONS", 2, minimum=1),
+            lanes=env_int(environ, "ARGON2_LANES", 1, minimum=1, maximum=64),
+        )
+
+
+@dataclass(frozen=True)
 class AuthConfig:
     redis_url: str
     host: str
@@ -31,9 +49,7 @@ class AuthConfig:
     audience: str
     # PEM texts of the private keys, the signing key first; the others still verify.
     private_key_pems: tuple[bytes, ...]
-    argon2_memory_kib: int
-    argon2_iterations: int
-    argon2_lanes: int
+    hashing: HashingConfig
     clock_skew: int
 
     @classmethod
@@ -56,9 +72,6 @@ class AuthConfig:
             issuer=env_str(environ, "JWT_ISSUER", DEFAULT_ISSUER),
             audience=env_str(environ, "JWT_AUDIENCE", DEFAULT_AUDIENCE),
             private_key_pems=tuple(read_file("JWT_PRIVATE_KEY_FILE", path) for path in key_files),
-            # OWASP's Argon2id minimum: m=19 MiB, t=2, p=1.
-            argon2_memory_kib=env_int(environ, "ARGON2_MEMORY_KIB", 19_456, minimum=8),
-            argon2_iterations=env_int(environ, "ARGON2_ITERATIONS", 2, minimum=1),
-            argon2_lanes=env_int(environ, "ARGON2_LANES", 1, minimum=1, maximum=64),
+            hashing=HashingConfig.from_env(environ),
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
         )

@@ -8,6 +8,7 @@ import unicodedata
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from auth_service.config import HashingConfig
 from shared.errors import InvalidRequestError
 
 MIN_PASSWORD_CHARS = 8
@@ -35,10 +36,10 @@ def _password_bytes(password: str) -> bytes:
 class PasswordHasher:
     """Hashes and verifies passwords at one Argon2id cost."""
 
-    def __init__(self, *, memory_kib: int, iterations: int, lanes: int) -> None:
-        self._memory_kib = memory_kib
-        self._iterations = iterations
-        self._lanes = lanes
+    def __init__(self, cost: HashingConfig) -> None:
+        self._memory_kib = cost.memory_kib
+        self._iterations = cost.iterations
+        self._lanes = cost.lanes
         # Verified against when an email is unknown, so that both cases take as long.
         self._dummy_hash = self.hash(os.urandom(16).hex())
 

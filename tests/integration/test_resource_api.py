@@ -289,9 +289,10 @@ def test_unknown_routes_and_methods_are_json(client, redis_client, auth):
 
 def test_users_registered_by_the_auth_service_are_listed(client, redis_client, auth):
     from auth_service.accounts import AccountStore
+    from auth_service.config import HashingConfig
     from auth_service.passwords import PasswordHasher
 
-    store = AccountStore(redis_client, PasswordHasher(memory_kib=8, iterations=1, lanes=1))
+    store = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)))
     first = store.register("First@Example.com", "correct horse battery", "First")
     second = store.register("second@example.com", "correct horse battery")
     response = client.get("/users?limit=1", headers=auth())

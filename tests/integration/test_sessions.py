@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from auth_service.accounts import AccountStore
+from auth_service.config import HashingConfig
 from auth_service.passwords import PasswordHasher
 from auth_service.sessions import SPENT_TOKENS_KEPT, SessionStore
 from auth_service.tokens import hash_refresh_token
@@ -37,7 +38,7 @@ def store(redis_client, clock):
 
 @pytest.fixture
 def user_id(redis_client, clock):
-    accounts = AccountStore(redis_client, PasswordHasher(memory_kib=8, iterations=1, lanes=1), now=clock)
+    accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
     return accounts.register("alice@example.com", "correct horse")["id"]
 
 
@@ -157,7 +158,7 @@ def test_logout_with_a_foreign_secret_revokes_nothing(store, user_id):
 
 
 def test_revoke_all_ends_every_session_of_the_user_only(store, user_id, redis_client, clock):
-    accounts = AccountStore(redis_client, PasswordHasher(memory_kib=8, iterations=1, lanes=1), now=clock)
+    accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
     bob = accounts.register("bob@example.com", "correct horse")["id"]
     mine = [store.create(user_id) for _ in range(3)]
     store.rotate(mine[0].refresh_token)
@@ -171,7 +172,7 @@ def test_revoke_all_ends_every_session_of_the_user_only(store, user_id, redis_cl
 
 
 def test_revoke_by_id_touches_only_the_owners_sessions(store, user_id, redis_client, clock):
-    accounts = AccountStore(redis_client, PasswordHasher(memory_kib=8, iterations=1, lanes=1), now=clock)
+    accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
     bob = accounts.register("bob@example.com", "correct horse")["id"]
     theirs = store.create(bob)
     assert not store.revoke_by_id(user_id, theirs.session_id)

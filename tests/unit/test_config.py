@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from auth_service.config import AuthConfig
+from auth_service.config import AuthConfig, HashingConfig
 from auth_service.keys import load_key_ring
 from shared.config import ConfigError
 from tests.conftest import write_private_key
@@ -26,7 +26,7 @@ def test_defaults_are_the_contracts(key_file):
     assert config.refresh_token_ttl == 1_209_600
     assert config.session_max_age == 2_592_000
     assert config.refresh_reuse_grace == 10
-    assert (config.argon2_memory_kib, config.argon2_iterations, config.argon2_lanes) == (19_456, 2, 1)
+    assert config.hashing == HashingConfig(memory_kib=19_456, iterations=2, lanes=1)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auth_service.accounts import normalize_email
+from auth_service.config import HashingConfig
 from auth_service.passwords import PasswordHasher, check_password_rules
 from shared.accounts import check_name
 from shared.errors import InvalidRequestError
@@ -54,7 +55,7 @@ def test_names_are_optional_bounded_and_printable():
 
 @pytest.fixture(scope="module")
 def hasher():
-    return PasswordHasher(memory_kib=8, iterations=1, lanes=1)
+    return PasswordHasher(HashingConfig(8, 1, 1))
 
 
 def test_hash_is_an_argon2id_phc_string_with_a_fresh_salt(hasher):
@@ -85,9 +86,9 @@ def test_verify_without_a_hash_says_no(hasher):
 def test_needs_rehash_when_the_cost_changed(hasher):
     stored = hasher.hash("correct horse")
     assert not hasher.needs_rehash(stored)
-    assert PasswordHasher(memory_kib=16, iterations=1, lanes=1).needs_rehash(stored)
+    assert PasswordHasher(HashingConfig(16, 1, 1)).needs_rehash(stored)
 
 
 def test_default_cost_meets_owasp_minimum():
-    stored = PasswordHasher(memory_kib=19_456, iterations=2, lanes=1).hash("correct horse")
+    stored = PasswordHasher(HashingConfig(19_456, 2, 1)).hash("correct horse")
     assert "$m=19456,t=2,p=1$" in stored

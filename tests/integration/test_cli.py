@@ -1,0 +1,48 @@
+"""The auth service's command line, as an operator runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import CHEAP_ARGON2_ENV
+
+PASSWORD = "a long admin passphrase"
+
+
+def cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "auth_service", *args], input=stdin, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_create_user_needs_only_redis_and_never_echoes_the_password(redis_client, redis_server):
+    env = {"PATH": "/usr/bin:/bin", "REDIS_URL": redis_server.url, **CHEAP_ARGON2_ENV}
+    made = cli("create-user", "Root@Example.com", "--admin", "--password-stdin", env=env, stdin=PASSWORD + "\n")
+    assert made.returncode == 0, made.stderr
+    user = json.loads(made.stdout)
+    assert user["email"] == "root@example.com" and user["role"] == "admin"
+    assert PASSWORD not in made.stdout + made.stderr
+    assert redis_client.hget(f"user:{{{user['id']}}}", "role") == b"admin"
+
+    again = cli("create-user", "root@example.com", "--password-stdin", env=env, stdin=PASSWORD + "\n")
+    assert again.returncode == 1 and again.stderr.strip() == "error: this email is already registered"
+
+    demoted = cli("set-role", "root@example.com", "user", env=env)
+    assert demoted.returncode == 0
+    assert redis_client.hget(f"user:{{{user['id']}}}", "role") == b"user"
+
+
+def test_create_user_with_a_short_password_is_refused(redis_client, redis_server):
+    env = {"PATH": "/usr/bin:/bin", "REDIS_URL": redis_server.url, **CHEAP_ARGON2_ENV}
+    result = cli("create-user", "a@example.com", "--password-stdin", env=env, stdin="short\n")
+    assert result.returncode == 1 and "at least 8" in result.stderr
+
+
+def test_generate_key_writes_a_private_key_once(tmp_path):
+    path = tmp_path / "key.pem"
+    first = cli("generate-key", str(path), env={"PATH": "/usr/bin:/bin"})
+    assert first.returncode == 0 and path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert path.stat().st_mode & 0o777 == 0o600
+    second = cli("generate-key", str(path), env={"PATH": "/usr/bin:/bin"})
+    assert second.returncode != 0 and "exists" in second.stderr
