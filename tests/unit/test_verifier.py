@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from resource_service import create_app
@@ -236,3 +236,50 @@ def test_app_accepts_a_good_token_without_redis(resource_client, rsa_private_key
     response = resource_client.get("/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.get_json() == {"id": "b" * 32, "email": "b@example.com", "scope": "users:read"}
+
+
+def sign_by_hand(key: rsa.RSAPrivateKey, header: dict, claims: dict) -> str:
+    """A correctly signed token whatever its header says (PyJWT would rewrite some headers)."""
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def good_header(key: rsa.RSAPrivateKey) -> dict:
+    return {"alg": "RS256", "typ": "at+jwt", "kid": kid_of(key)}
+
+
+def test_a_critical_extension_is_refused_even_when_signed(verifier, rsa_private_key):
+    header = {**good_header(rsa_private_key), "crit": ["exp"]}
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(sign_by_hand(rsa_private_key, header, make_claims()))
+
+
+def test_an_audience_list_holding_ours_is_accepted(verifier, rsa_private_key):
+    claims = make_claims(aud=["other-api", AUDIENCE])
+    assert verifier.verify(sign_by_hand(rsa_private_key, good_header(rsa_private_key), claims))["sub"]
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(sign_by_hand(rsa_private_key, good_header(rsa_private_key), make_claims(aud=["other"])))
+
+
+@pytest.mark.parametrize("bad", [{"exp": True}, {"exp": "9999999999"}, {"iat": None}, {"nbf": "0"},
+                                 {"sub": 5}, {"scope": ["users:read"]}, {"iss": None}])
+def test_signed_claims_of_the_wrong_type_are_refused(verifier, rsa_private_key, bad):
+    token = sign_by_hand(rsa_private_key, good_header(rsa_private_key), make_claims(**bad))
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize("segment", ["A", "AAAAA", "!!!!", "a=b", ""])
+def test_segments_that_are_no_base64url_are_malformed(verifier, rsa_private_key, segment):
+    head, body, sig = sign(rsa_private_key).split(".")
+    for token in (f"{segment}.{body}.{sig}", f"{head}.{segment}.{sig}", f"{head}.{body}.{segment}"):
+        with pytest.raises(InvalidTokenError):
+            verifier.verify(token)
+
+
+def test_a_signed_payload_that_is_no_object_is_refused(verifier, rsa_private_key):
+    signing_input = f"{b64url(json.dumps(good_header(rsa_private_key)).encode())}.{b64url(b'[1, 2]')}"
+    signature = rsa_private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(f"{signing_input}.{b64url(signature)}")
