@@ -13,7 +13,7 @@ import redis
 
 from auth_service.passwords import PasswordHasher, check_password_rules
 from shared import redis_keys
-from shared.accounts import check_name, has_control_characters, public_user
+from shared.accounts import check_name, has_control_characters
 from shared.errors import EmailTakenError, InvalidCredentialsError, InvalidRequestError
 from shared.store import load_script
 
@@ -64,24 +64,20 @@ class AccountStore:
             raise ValueError(f"unknown role {role!r}")
         now = self._now()
         user_id = uuid.uuid4().hex
-        record = {
-            "id": user_id,
-            "email": email,
-            "name": name,
-            "created_at": rfc3339(now),
-            "role": role,
-            "password_hash": self._hasher.hash(password),
-        }
+        record = {"id": user_id, "email": email, "role": role, "password_hash": self._hasher.hash(password)}
+        profile = {"id": user_id, "email": email, "name": name, "created_at": rfc3339(now)}
         key = redis_keys.user_key(user_id)
         # The record is written first and is unreachable until the email points at it.
         self._redis.hset(key, mapping=record)  # type: ignore[arg-type]
         member = f"{int(now * 1000):013d}:{user_id}"
-        claimed = self._claim_email(keys=[redis_keys.email_key(email), redis_keys.users_index_key()],
-                                    args=[user_id, member])
+        claimed = self._claim_email(
+            keys=[redis_keys.email_key(email), redis_keys.users_index_key(), redis_keys.profile_key(user_id)],
+            args=[user_id, member, email, name, profile["created_at"]],
+        )
         if not claimed:
             self._redis.delete(key)
             raise EmailTakenError()
-        return public_user(record)
+        return profile
 
     def authenticate(self, email: object, password: object) -> dict[str, str]:
         """The account whose email and password these are; InvalidCredentialsError otherwise.
@@ -110,7 +106,7 @@ class AccountStore:
         return self.get(user_id.decode()) if user_id else None
 
     def get(self, user_id: str) -> dict[str, str] | None:
-        """The account record (password hash included), or None."""
+        """The sign-in record (id, email, role, password hash), or None."""
         raw: dict[bytes, bytes] = self._redis.hgetall(redis_keys.user_key(user_id))  # type: ignore[assignment]
         return {k.decode(): v.decode() for k, v in raw.items()} or None
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import cast
 
 import redis
 
@@ -45,6 +44,7 @@ class UserDirectory:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
         self._update_name = client.register_script(load_script("resource_service", "update_name.lua"))
+        self._list_users = client.register_script(load_script("resource_service", "list_users.lua"))
 
     def list_page(
         self, limit: int, cursor: str | None = None
@@ -54,23 +54,20 @@ class UserDirectory:
         The index is walked by member (ZRANGE BYLEX from an exclusive start), not by
         offset, so an account registered between pages shifts nothing: each is seen once.
         """
-        start = "(" + cursor if cursor else "-"
-        raw = self._redis.zrange(
-            redis_keys.users_index_key(), start, "+", bylex=True, offset=0, num=limit + 1
-        )
-        members = [_text(m) for m in cast("list[bytes]", raw)]
-        page, more = members[:limit], len(members) > limit
-        pipe = self._redis.pipeline(transaction=False)
-        for member in page:
-            pipe.hmget(redis_keys.user_key(member.partition(":")[2]), PUBLIC_FIELDS)
-        users = [user for user in map(_public, pipe.execute()) if user is not None]
-        return users, (page[-1] if more else None)
+        flat = [_text(v) for v in self._list_users(
+            keys=[redis_keys.users_index_key()],
+            args=["(" + cursor if cursor else "-", limit + 1, redis_keys.profile_key("")],
+        )]
+        rows = [flat[i : i + 5] for i in range(0, len(flat), 5)]
+        page = rows[:limit]
+        users = [dict(zip(PUBLIC_FIELDS, row[1:], strict=True)) for row in page if row[1]]
+        return users, (page[-1][0] if len(rows) > limit else None)
 
     def get(self, user_id: str) -> dict[str, str] | None:
         """The public fields of one account, or None."""
-        return _public(self._redis.hmget(redis_keys.user_key(user_id), PUBLIC_FIELDS))
+        return _public(self._redis.hmget(redis_keys.profile_key(user_id), PUBLIC_FIELDS))
 
     def update_name(self, user_id: str, name: str) -> dict[str, str] | None:
         """Rename an existing account atomically; the changed account, or None if there is none."""
-        values = self._update_name(keys=[redis_keys.user_key(user_id)], args=[name])
+        values = self._update_name(keys=[redis_keys.profile_key(user_id)], args=[name])
         return _public(values) if values else None

@@ -25,8 +25,3 @@ def check_name(raw: object) -> str:
     if len(name) > MAX_NAME_LENGTH or has_control_characters(name):
         raise InvalidRequestError(f"name must be at most {MAX_NAME_LENGTH} printable characters")
     return name
-
-
-def public_user(record: dict[str, str]) -> dict[str, str]:
-    """The fields of an account that anyone allowed to see the account may see."""
-    return {field: record[field] for field in PUBLIC_FIELDS}

@@ -2,14 +2,14 @@
 
 Keys of one user share the hash tag `{<user id>}` so that every script over a
 user's account and sessions touches one Redis Cluster slot. The directory
-keys (email lookup, the listing index) share the tag `{accounts}`.
+keys (email lookup, the listing index, the public profiles) share the tag `{accounts}`.
 """
 
 from __future__ import annotations
 
 
 def user_key(user_id: str) -> str:
-    """Hash: the account (email, name, password hash, role, created_at)."""
+    """Hash: what signing in needs of an account (id, email, password hash, role)."""
     return f"user:{{{user_id}}}"
 
 
@@ -29,6 +29,12 @@ SPENT_SUFFIX = ":spent"
 def spent_tokens_key(user_id: str, session_id: str) -> str:
     """Sorted set: hashes of the session's spent refresh tokens, scored by when they were spent."""
     return session_key(user_id, session_id) + SPENT_SUFFIX
+
+
+def profile_key(user_id: str) -> str:
+    """Hash: the public fields of an account (id, email, name, created_at), which the
+    directory lists; kept beside the index so that a page is one script on one slot."""
+    return f"{{accounts}}:profile:{user_id}"
 
 
 def email_key(email: str) -> str:

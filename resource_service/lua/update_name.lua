@@ -1,7 +1,7 @@
 -- Change the name of an existing account, never creating one.
--- KEYS[1] the account hash (user:{<user id>})
+-- KEYS[1] the account's public profile ({accounts}:profile:<user id>)
 -- ARGV[1] the new name
--- Returns the account's id, email, name and created_at after the change,
+-- Returns the profile's id, email, name and created_at after the change,
 -- or nil (false) when there is no such account.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return false

@@ -53,12 +53,16 @@ def auth(rsa_private_key):
 
 
 def add_user(client: redis.Redis, created_ms: int, name: str = "", role: str = "user") -> str:
-    """Write an account the way the auth service does: the hash, then its index member."""
+    """Write an account the way the auth service does: the sign-in record, the profile, the index member."""
     user_id = uuid.uuid4().hex
+    email = f"{user_id[:8]}@example.com"
     client.hset(redis_keys.user_key(user_id), mapping={
-        "id": user_id, "email": f"{user_id[:8]}@example.com", "name": name,
+        "id": user_id, "email": email, "role": role,
+        "password_hash": "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
+    })
+    client.hset(redis_keys.profile_key(user_id), mapping={
+        "id": user_id, "email": email, "name": name,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created_ms // 1000)),
-        "role": role, "password_hash": "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
     })
     client.zadd(redis_keys.users_index_key(), {f"{created_ms:013d}:{user_id}": 0})
     return user_id
@@ -152,7 +156,7 @@ def test_default_and_maximum_page_sizes(client, redis_client, auth):
 
 def test_a_user_deleted_between_pages_is_skipped(client, redis_client, auth):
     ids = [add_user(redis_client, BASE_MS + n) for n in range(5)]
-    redis_client.delete(redis_keys.user_key(ids[1]))
+    redis_client.delete(redis_keys.profile_key(ids[1]))
     response = client.get("/users", headers=auth())
     assert [u["id"] for u in response.json["users"]] == [ids[0], *ids[2:]]
 
@@ -206,8 +210,8 @@ def test_patch_own_name(client, redis_client, auth):
                             headers=auth(user_id))
     assert response.status_code == 200, response.json
     assert response.json["name"] == "New Name" and set(response.json) == PUBLIC_FIELDS
+    assert redis_client.hget(redis_keys.profile_key(user_id), "name") == b"New Name"
     record = redis_client.hgetall(redis_keys.user_key(user_id))
-    assert record[b"name"] == b"New Name"
     assert record[b"password_hash"].startswith(b"$argon2id$") and record[b"role"] == b"user"
     assert client.get(f"/users/{user_id}", headers=auth()).json["name"] == "New Name"
 
@@ -220,7 +224,7 @@ def test_patch_someone_else_without_write_is_403(client, redis_client, auth):
         assert_error(response, 403, "insufficient_scope")
         challenge = response.headers["WWW-Authenticate"]
         assert 'error="insufficient_scope"' in challenge and 'scope="users:write"' in challenge
-    assert redis_client.hget(redis_keys.user_key(other), "name") == b"Other"
+    assert redis_client.hget(redis_keys.profile_key(other), "name") == b"Other"
 
 
 def test_admin_patches_anyone(client, redis_client, auth):
@@ -252,8 +256,8 @@ def test_patch_bad_body_is_400(client, redis_client, auth, body):
     user_id = add_user(redis_client, BASE_MS, name="Kept")
     response = client.patch(f"/users/{user_id}", json=body, headers=auth(user_id))
     assert_error(response, 400, "invalid_request")
-    record = redis_client.hgetall(redis_keys.user_key(user_id))
-    assert record[b"name"] == b"Kept" and record[b"role"] == b"user"
+    assert redis_client.hget(redis_keys.profile_key(user_id), "name") == b"Kept"
+    assert redis_client.hget(redis_keys.user_key(user_id), "role") == b"user"
 
 
 def test_patch_needs_json(client, redis_client, auth):
