@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import logging
+
+from flask import Flask, has_request_context, request
 
 from auth_service.accounts import AccountStore
 from auth_service.api import AuthServices, bp
@@ -15,6 +17,17 @@ from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwt import StaticKeys, TokenVerifier, init_verifier
 from shared.store import connect_redis
+
+security_log = logging.getLogger("auth_service.security")
+
+
+def log_reuse(user_id: str, session_id: str) -> None:
+    """A security event: a spent refresh token came back, and its session was revoked."""
+    client = request.remote_addr if has_request_context() else None
+    security_log.warning(
+        "refresh token reuse: session %s of user %s revoked (client %s)", session_id, user_id, client,
+        extra={"event": "refresh_token_reuse", "user_id": user_id, "session_id": session_id, "client": client},
+    )
 
 
 def create_app(config: AuthConfig | None = None) -> Flask:
@@ -34,6 +47,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
             idle_ttl=config.refresh_token_ttl,
             max_age=config.session_max_age,
             reuse_grace=config.refresh_reuse_grace,
+            on_reuse=log_reuse,
         ),
         access_tokens=AccessTokenIssuer(
             keys, issuer=config.issuer, audience=config.audience, ttl=config.access_token_ttl

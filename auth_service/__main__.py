@@ -60,6 +60,16 @@ def _set_role(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reset_password(args: argparse.Namespace) -> int:
+    accounts = _accounts()
+    account = accounts.find_by_email(normalize_email(args.email))
+    if account is None:
+        raise SystemExit(f"error: no account for {args.email}")
+    ended = accounts.change_password(account["id"], _read_password(args.password_stdin))
+    print(f"password of {account['email']} reset; {ended} sessions ended")
+    return 0
+
+
 def _generate_key(args: argparse.Namespace) -> int:
     from auth_service.keys import generate_key
 
@@ -85,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     role.add_argument("email")
     role.add_argument("role", choices=["user", "admin"])
     role.set_defaults(run=_set_role)
+    reset = commands.add_parser("reset-password", help="set a user's password and end all their sessions")
+    reset.add_argument("email")
+    reset.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    reset.set_defaults(run=_reset_password)
     keygen = commands.add_parser("generate-key", help="write a new RSA private key as PEM")
     keygen.add_argument("path")
     keygen.set_defaults(run=_generate_key)

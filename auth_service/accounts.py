@@ -6,24 +6,19 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from auth_service.passwords import PasswordHasher, check_password_rules
+from auth_service.sessions import revoke_sessions_call
 from shared import redis_keys
-from shared.accounts import check_name, has_control_characters
+from shared.accounts import check_name, has_control_characters, rfc3339
 from shared.errors import EmailTakenError, InvalidCredentialsError, InvalidRequestError
 from shared.store import load_script
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321 §4.5.3.1.3, a path of 256 less the brackets
 ROLE_SCOPES = {"user": "users:read", "admin": "users:read users:write"}
-
-
-def rfc3339(epoch_seconds: float) -> str:
-    """`2026-11-27T02:25:09Z` for an epoch time."""
-    return datetime.fromtimestamp(int(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def normalize_email(raw: object) -> str:
@@ -54,6 +49,7 @@ class AccountStore:
         self._hasher = hasher
         self._now = now
         self._claim_email = client.register_script(load_script("auth_service", "claim_email.lua"))
+        self._revoke_sessions = client.register_script(load_script("auth_service", "revoke_sessions.lua"))
 
     def register(self, email: object, password: object, name: object = None, *, role: str = "user") -> dict[str, str]:
         """Create an account; EmailTakenError when the email is registered already."""
@@ -99,6 +95,34 @@ class AccountStore:
         if stored_hash and self._hasher.needs_rehash(stored_hash):
             self._redis.hset(redis_keys.user_key(record["id"]), "password_hash", self._hasher.hash(password))
         return record
+
+    def check_password(self, user_id: str, password: str) -> str:
+        """The stored hash, if `password` is the account's; InvalidCredentialsError if not."""
+        record = self.get(user_id)
+        stored_hash = record.get("password_hash") if record else None
+        if not self._hasher.verify(password, stored_hash) or not stored_hash:
+            raise InvalidCredentialsError("the current password is wrong")
+        return stored_hash
+
+    def change_password(
+        self, user_id: str, new_password: object, *, checked_hash: str = "", keep_session: str = "",
+        end_sessions: bool = True,
+    ) -> int:
+        """Set a new password and end the account's other sessions, in one step; how many ended.
+
+        `checked_hash` is the hash the current password was verified against (check_password):
+        if the password changed meanwhile, nothing changes and InvalidCredentialsError is raised.
+        Without it (an admin's reset) the password is set whatever it was.
+        """
+        new_hash = self._hasher.hash(check_password_rules(new_password))
+        keys, args = revoke_sessions_call(
+            user_id, "password_changed" if end_sessions else "", keep=keep_session,
+            new_hash=new_hash, checked_hash=checked_hash,
+        )
+        ended = int(self._revoke_sessions(keys=keys, args=args))
+        if ended < 0:
+            raise InvalidCredentialsError("the password changed meanwhile, or the account is gone")
+        return ended
 
     def find_by_email(self, email: str) -> dict[str, str] | None:
         """The account registered under a normalised email, or None."""

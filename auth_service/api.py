@@ -126,6 +126,24 @@ def delete_session(session_id: str) -> tuple[str, int]:
     return "", 204
 
 
+@bp.post("/password")
+@require_token()
+def change_password() -> tuple[str, int]:
+    """Change one's password; the other sessions end unless `revoke_other_sessions` is false."""
+    body = json_body()
+    claims = token_claims()
+    end_others = body.get("revoke_other_sessions", True)
+    if not isinstance(end_others, bool):
+        raise InvalidRequestError("revoke_other_sessions must be true or false")
+    accounts = services().accounts
+    checked_hash = accounts.check_password(claims["sub"], required_string(body, "current_password"))
+    accounts.change_password(
+        claims["sub"], required_string(body, "new_password"), checked_hash=checked_hash,
+        keep_session=claims.get("sid", ""), end_sessions=end_others,
+    )
+    return "", 204
+
+
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
     response = jsonify(services().keys.jwks())

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import redis
 
-from auth_service.accounts import rfc3339
 from auth_service.tokens import (
     hash_refresh_token,
     new_nonce,
@@ -22,6 +21,7 @@ from auth_service.tokens import (
     successor_token,
 )
 from shared import redis_keys
+from shared.accounts import rfc3339
 from shared.errors import InvalidGrantError
 from shared.store import load_script
 
@@ -29,12 +29,33 @@ from shared.store import load_script
 # would be 35,000; a token older than the last 1,000 rotations is refused without revoking.
 SPENT_TOKENS_KEPT = 1000
 MAX_USER_AGENT = 256
+# An ended session stays this long past its absolute deadline as a tombstone that tells
+# a client why its refresh token stopped working.
+TOMBSTONE_MS = 24 * 3600 * 1000
 
-_REFUSALS = {
-    "reused": "the refresh token was used before: the session is revoked, log in again",
-    "expired": "the session expired, log in again",
-    "unknown": "the refresh token is unknown, expired or revoked: log in again",
+# Why a refresh was refused: the `reason` of the invalid_grant answer, and its description.
+REFUSALS = {
+    "reused": "a refresh token of this session was used twice, so it may be stolen: the session is revoked",
+    "expired_idle": "the session expired after going unused for too long",
+    "expired_absolute": "the session reached its maximum age",
+    "revoked": "the session was ended (logout, or revoked by its owner)",
+    "password_changed": "the session ended with a password change",
+    "unknown": "the refresh token is unknown",
 }
+
+
+def revoke_sessions_call(
+    user_id: str, reason: str, *, keep: str = "", new_hash: str = "", checked_hash: str = ""
+) -> tuple[list[str], list[str]]:
+    """The keys and args of revoke_sessions.lua (see its header)."""
+    keys = [redis_keys.user_sessions_key(user_id), redis_keys.user_key(user_id)]
+    args = [redis_keys.session_key(user_id, ""), redis_keys.SPENT_SUFFIX, reason, keep, new_hash, checked_hash]
+    return keys, args
+
+
+def refused(reason: str) -> InvalidGrantError:
+    """The invalid_grant error for a refresh refused for `reason` (a key of REFUSALS)."""
+    return InvalidGrantError(f"{REFUSALS[reason]}: log in again", reason=reason)
 
 
 @dataclass(frozen=True)
@@ -60,16 +81,19 @@ class SessionStore:
         max_age: int,
         reuse_grace: int,
         now: Callable[[], float] = time.time,
+        on_reuse: Callable[[str, str], None] = lambda user_id, session_id: None,
     ) -> None:
+        """`on_reuse(user_id, session_id)` is told each time a reuse ends a session."""
         self._redis = client
         self._idle_ms = idle_ttl * 1000
         self._max_age_ms = max_age * 1000
         self._grace_ms = reuse_grace * 1000
         self._now = now
+        self._on_reuse = on_reuse
         self._create = client.register_script(load_script("auth_service", "create_session.lua"))
         self._rotate = client.register_script(load_script("auth_service", "rotate_session.lua"))
         self._revoke = client.register_script(load_script("auth_service", "revoke_session.lua"))
-        self._revoke_all = client.register_script(load_script("auth_service", "revoke_all_sessions.lua"))
+        self._revoke_all = client.register_script(load_script("auth_service", "revoke_sessions.lua"))
         self._list = client.register_script(load_script("auth_service", "list_sessions.lua"))
 
     def _now_ms(self) -> int:
@@ -90,7 +114,7 @@ class SessionStore:
                 redis_keys.user_key(user_id),
             ],
             args=[hash_refresh_token(token), now, self._idle_ms, self._max_age_ms, session_id,
-                  user_agent[:MAX_USER_AGENT]],
+                  user_agent[:MAX_USER_AGENT], TOMBSTONE_MS],
         )
         if not deadlines:
             raise InvalidGrantError("the account no longer exists")
@@ -104,7 +128,7 @@ class SessionStore:
         """
         ids = parse_refresh_token(refresh_token)
         if ids is None:
-            raise InvalidGrantError(_REFUSALS["unknown"])
+            raise refused("unknown")
         token = str(refresh_token)
         nonce = new_nonce()
         now = self._now_ms()
@@ -119,8 +143,13 @@ class SessionStore:
                   hash_refresh_token(successor_token(token, nonce)), ids.session_id, SPENT_TOKENS_KEPT],
         )
         outcome = result[0].decode()
-        if outcome not in ("rotated", "grace"):
-            raise InvalidGrantError(_REFUSALS[outcome])
+        if outcome == "ended":
+            reason = result[1].decode()
+            if len(result) > 2 and reason == "reused":
+                self._on_reuse(ids.user_id, ids.session_id)
+            raise refused(reason)
+        if outcome == "unknown":
+            raise refused("unknown")
         used_nonce, idle_deadline, _, email, role = result[1:]
         return IssuedRefresh(
             successor_token(token, used_nonce.decode()),
@@ -154,13 +183,9 @@ class SessionStore:
         return bool(revoked)
 
     def revoke_all(self, user_id: str) -> int:
-        """Revoke every session of a user; how many there were."""
-        return int(
-            self._revoke_all(
-                keys=[redis_keys.user_sessions_key(user_id)],
-                args=[redis_keys.session_key(user_id, ""), redis_keys.SPENT_SUFFIX],
-            )
-        )
+        """End every session of a user; how many were live."""
+        keys, args = revoke_sessions_call(user_id, "revoked")
+        return int(self._revoke_all(keys=keys, args=args))
 
     def list(self, user_id: str) -> list[dict[str, str]]:
         """The user's live sessions, oldest first."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 
 from shared.errors import InvalidRequestError
 
@@ -25,3 +26,8 @@ def check_name(raw: object) -> str:
     if len(name) > MAX_NAME_LENGTH or has_control_characters(name):
         raise InvalidRequestError(f"name must be at most {MAX_NAME_LENGTH} printable characters")
     return name
+
+
+def rfc3339(epoch_seconds: float) -> str:
+    """`2026-11-27T02:25:09Z` for an epoch time."""
+    return datetime.fromtimestamp(int(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -24,9 +24,10 @@ class OAuthError(Exception):
     status_code = 500
     description = "internal error"
 
-    def __init__(self, description: str | None = None) -> None:
+    def __init__(self, description: str | None = None, **fields: str) -> None:
         super().__init__(description or self.description)
         self.description = description or self.description
+        self.fields = fields  # more members of the JSON answer, e.g. a refusal's `reason`
 
     def headers(self) -> dict[str, str]:
         """Extra response headers for this error."""
@@ -117,9 +118,9 @@ _HTTP_ERROR_CODES = {
 }
 
 
-def error_response(error: str, description: str, status: int) -> Response:
+def error_response(error: str, description: str, status: int, **fields: str) -> Response:
     """The contract's JSON error body, never cached."""
-    response = jsonify(error=error, error_description=description)
+    response = jsonify(error=error, error_description=description, **fields)
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -130,7 +131,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OAuthError)
     def _oauth_error(exc: OAuthError) -> Response:
-        response = error_response(exc.error, exc.description, exc.status_code)
+        response = error_response(exc.error, exc.description, exc.status_code, **exc.fields)
         response.headers.update(exc.headers())
         return response
 

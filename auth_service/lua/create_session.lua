@@ -4,6 +4,7 @@
 -- ARGV[1] SHA-256 hex of the first refresh token
 -- ARGV[2] now (ms)   ARGV[3] idle lifetime (ms)   ARGV[4] absolute lifetime (ms)
 -- ARGV[5] the session id   ARGV[6] the client's user agent
+-- ARGV[7] how long (ms) the record outlives its absolute deadline, to tell why it ended
 -- Returns {idle deadline, absolute deadline} in ms, or false when the account is gone.
 if redis.call('EXISTS', KEYS[3]) == 0 then
   return false
@@ -14,7 +15,7 @@ local idle = math.min(now + tonumber(ARGV[3]), absolute)
 redis.call('HSET', KEYS[1],
   'current', ARGV[1], 'created_at', now, 'last_used_at', now,
   'idle_deadline', idle, 'abs_deadline', absolute, 'user_agent', ARGV[6])
-redis.call('PEXPIREAT', KEYS[1], idle)
+redis.call('PEXPIREAT', KEYS[1], absolute + tonumber(ARGV[7]))
 -- The index is scored by absolute deadline: drop what has certainly expired.
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZADD', KEYS[2], absolute, ARGV[5])

@@ -10,31 +10,40 @@
 --       the successor is the one derived with nonce (= ARGV[5])
 --   {'grace', nonce, idle deadline, absolute deadline, email, role}: the token was spent less
 --       than the grace ago; the caller derives the same successor the first use got
---   {'reused'}: a spent token came back after the grace; the session is revoked
---   {'expired'}: the session outlived its idle or absolute lifetime; it is deleted
+--   {'ended', reason[, 'now']}: the session is over, for reason 'reused' (a spent token
+--       came back after the grace), 'expired_idle', 'expired_absolute', 'revoked' or
+--       'password_changed'; 'now' when this very call ended it
 --   {'unknown'}: no such session, or a token it never issued
+-- An ended session stays as a tombstone holding only its reason (see revoke_sessions.lua).
 -- Hashes are compared with ==: they are SHA-256 of 256-bit secrets, so timing tells nothing.
 local s = redis.call('HMGET', KEYS[1], 'current', 'previous', 'spent_at', 'nonce',
-  'idle_deadline', 'abs_deadline')
+  'idle_deadline', 'abs_deadline', 'ended')
+if s[7] then
+  return {'ended', s[7]}
+end
 if not s[1] then
   return {'unknown'}
 end
 local now = tonumber(ARGV[2])
 local absolute = tonumber(s[6])
 
-local function revoke()
-  redis.call('DEL', KEYS[1], KEYS[2])
+local function finish(reason)
+  redis.call('DEL', KEYS[2])
+  redis.call('HDEL', KEYS[1], 'current', 'previous', 'nonce')
+  redis.call('HSET', KEYS[1], 'ended', reason)
   redis.call('ZREM', KEYS[3], ARGV[7])
+  return {'ended', reason, 'now'}
 end
 
-if now >= tonumber(s[5]) or now >= absolute then
-  revoke()
-  return {'expired'}
+if now >= absolute then
+  return finish('expired_absolute')
+end
+if now >= tonumber(s[5]) then
+  return finish('expired_idle')
 end
 local account = redis.call('HMGET', KEYS[4], 'email', 'role')
 if not account[1] then
-  revoke()
-  return {'unknown'}
+  return finish('revoked')
 end
 
 if ARGV[1] == s[1] then
@@ -43,7 +52,6 @@ if ARGV[1] == s[1] then
     'nonce', ARGV[5], 'last_used_at', now, 'idle_deadline', idle)
   redis.call('ZADD', KEYS[2], now, ARGV[1])
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1 - tonumber(ARGV[8]))
-  redis.call('PEXPIREAT', KEYS[1], idle)
   redis.call('PEXPIREAT', KEYS[2], idle)
   return {'rotated', ARGV[5], idle, absolute, account[1], account[2]}
 end
@@ -51,7 +59,6 @@ if ARGV[1] == s[2] and now < tonumber(s[3]) + tonumber(ARGV[4]) then
   return {'grace', s[4], tonumber(s[5]), absolute, account[1], account[2]}
 end
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  revoke()
-  return {'reused'}
+  return finish('reused')
 end
 return {'unknown'}

@@ -257,3 +257,61 @@ def test_a_redis_outage_is_503_and_heals_by_itself(tmp_path, key_file, make_app)
         assert login(client, email="alice@example.com").status_code in (200, 401)
     finally:
         server.stop()
+
+
+def test_a_refused_refresh_says_why(redis_client, redis_server, key_file, make_app, caplog):
+    client = make_app(redis_server.url, key_file, REFRESH_REUSE_GRACE="0").test_client()
+    register(client)
+    first = login(client).json
+    second = client.post("/refresh", json={"refresh_token": first["refresh_token"]}).json
+    with caplog.at_level("WARNING", logger="auth_service.security"):
+        reuse = client.post("/refresh", json={"refresh_token": first["refresh_token"]})
+    assert_error(reuse, 400, "invalid_grant")
+    assert reuse.json["reason"] == "reused"
+    (event,) = [r for r in caplog.records if r.name == "auth_service.security"]
+    assert event.event == "refresh_token_reuse" and event.session_id == second["refresh_token"].split(".")[1]
+    assert first["refresh_token"] not in caplog.text and second["refresh_token"] not in caplog.text
+    after = client.post("/refresh", json={"refresh_token": second["refresh_token"]})
+    assert after.json["reason"] == "reused" and len(caplog.records) == 1
+    assert client.post("/refresh", json={"refresh_token": "nope"}).json["reason"] == "unknown"
+
+
+def test_change_password_ends_the_other_sessions(client):
+    register(client)
+    here, elsewhere = login(client).json, login(client).json
+    body = {"current_password": PASSWORD, "new_password": "a brand new passphrase"}
+    assert client.post("/password", json=body, headers=bearer(here["access_token"])).status_code == 204
+    assert client.post("/refresh", json={"refresh_token": here["refresh_token"]}).status_code == 200
+    ended = client.post("/refresh", json={"refresh_token": elsewhere["refresh_token"]})
+    assert_error(ended, 400, "invalid_grant")
+    assert ended.json["reason"] == "password_changed"
+    assert_error(login(client), 401, "invalid_credentials")
+    assert login(client, password="a brand new passphrase").status_code == 200
+
+
+def test_change_password_can_keep_the_other_sessions(client):
+    register(client)
+    here, elsewhere = login(client).json, login(client).json
+    body = {"current_password": PASSWORD, "new_password": "a brand new passphrase", "revoke_other_sessions": False}
+    assert client.post("/password", json=body, headers=bearer(here["access_token"])).status_code == 204
+    assert client.post("/refresh", json={"refresh_token": elsewhere["refresh_token"]}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [({"current_password": "wrong password", "new_password": "a brand new passphrase"}, 401, "invalid_credentials"),
+     ({"current_password": PASSWORD, "new_password": "short"}, 400, "invalid_request"),
+     ({"current_password": PASSWORD}, 400, "invalid_request"),
+     ({"current_password": PASSWORD, "new_password": "a brand new passphrase", "revoke_other_sessions": "no"},
+      400, "invalid_request")],
+)
+def test_change_password_refusals_change_nothing(client, body, status, code):
+    register(client)
+    pair = login(client).json
+    assert_error(client.post("/password", json=body, headers=bearer(pair["access_token"])), status, code)
+    assert login(client).status_code == 200
+
+
+def test_change_password_needs_a_token(client):
+    response = client.post("/password", json={"current_password": PASSWORD, "new_password": "x" * 12})
+    assert_error(response, 401, "invalid_token")

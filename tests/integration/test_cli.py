@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from shared import redis_keys
 from tests.conftest import CHEAP_ARGON2_ENV
 
 PASSWORD = "a long admin passphrase"
@@ -46,3 +47,16 @@ def test_generate_key_writes_a_private_key_once(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
     second = cli("generate-key", str(path), env={"PATH": "/usr/bin:/bin"})
     assert second.returncode != 0 and "exists" in second.stderr
+
+
+def test_reset_password_sets_it_and_ends_every_session(redis_client, redis_server):
+    env = {"PATH": "/usr/bin:/bin", "REDIS_URL": redis_server.url, **CHEAP_ARGON2_ENV}
+    made = json.loads(cli("create-user", "a@example.com", "--password-stdin", env=env, stdin=PASSWORD + "\n").stdout)
+    sessions = redis_keys.user_sessions_key(made["id"])
+    redis_client.zadd(sessions, {"s1": 1e13})
+    redis_client.hset(redis_keys.session_key(made["id"], "s1"), mapping={"current": "h", "abs_deadline": 1e13})
+    reset = cli("reset-password", "a@example.com", "--password-stdin", env=env, stdin="a brand new passphrase\n")
+    assert reset.returncode == 0 and "1 sessions ended" in reset.stdout
+    assert redis_client.hget(redis_keys.session_key(made["id"], "s1"), "ended") == b"password_changed"
+    stored = redis_client.hget(redis_keys.user_key(made["id"]), "password_hash")
+    assert stored.startswith(b"$argon2id$") and b"brand new" not in stored

@@ -9,10 +9,10 @@ import pytest
 from auth_service.accounts import AccountStore
 from auth_service.config import HashingConfig
 from auth_service.passwords import PasswordHasher
-from auth_service.sessions import SPENT_TOKENS_KEPT, SessionStore
+from auth_service.sessions import SPENT_TOKENS_KEPT, TOMBSTONE_MS, SessionStore
 from auth_service.tokens import hash_refresh_token
 from shared import redis_keys
-from shared.errors import InvalidGrantError
+from shared.errors import InvalidCredentialsError, InvalidGrantError
 from tests.conftest import dump_redis
 
 IDLE, MAX_AGE, GRACE = 100, 1000, 10
@@ -43,9 +43,10 @@ def user_id(redis_client, clock):
 
 
 def refused(store, token) -> str:
+    """The reason a refresh with `token` is refused."""
     with pytest.raises(InvalidGrantError) as info:
         store.rotate(token)
-    return info.value.description
+    return info.value.fields["reason"]
 
 
 def test_rotation_spends_the_token_and_hands_out_a_new_one(store, user_id):
@@ -72,9 +73,9 @@ def test_reuse_after_grace_revokes_the_whole_session(store, user_id, clock):
     first = store.create(user_id)
     second = store.rotate(first.refresh_token)
     clock.now += GRACE
-    assert "revoked" in refused(store, first.refresh_token)
+    assert refused(store, first.refresh_token) == "reused"
     # The rightful holder of the newest token is refused too, and must log in again.
-    assert "unknown" in refused(store, second.refresh_token)
+    assert refused(store, second.refresh_token) == "reused"
     assert store.list(user_id) == []
 
 
@@ -82,7 +83,7 @@ def test_an_older_ancestor_is_reuse_even_within_the_grace(store, user_id):
     first = store.create(user_id)
     second = store.rotate(first.refresh_token)
     store.rotate(second.refresh_token)
-    assert "revoked" in refused(store, first.refresh_token)
+    assert refused(store, first.refresh_token) == "reused"
     assert store.list(user_id) == []
 
 
@@ -90,13 +91,13 @@ def test_grace_zero_turns_parallel_use_into_reuse(redis_client, user_id, clock):
     store = SessionStore(redis_client, idle_ttl=IDLE, max_age=MAX_AGE, reuse_grace=0, now=clock)
     first = store.create(user_id)
     store.rotate(first.refresh_token)
-    assert "revoked" in refused(store, first.refresh_token)
+    assert refused(store, first.refresh_token) == "reused"
 
 
 def test_a_forged_token_for_a_real_session_is_refused_without_revoking(store, user_id):
     first = store.create(user_id)
     forged = first.refresh_token[:-43] + "A" * 43
-    assert "unknown" in refused(store, forged)
+    assert refused(store, forged) == "unknown"
     assert store.rotate(first.refresh_token).session_id == first.session_id
 
 
@@ -107,7 +108,7 @@ def test_idle_expiry_is_enforced_by_the_server(store, user_id, clock):
     clock.now += IDLE - 1
     third = store.rotate(second.refresh_token)
     clock.now += IDLE
-    assert "expired" in refused(store, third.refresh_token)
+    assert refused(store, third.refresh_token) == "expired_idle"
     assert store.list(user_id) == []
 
 
@@ -119,7 +120,7 @@ def test_absolute_expiry_holds_whatever_happens(store, user_id, clock):
         token = issued.refresh_token
         assert issued.expires_in <= MAX_AGE
     clock.now += IDLE // 2
-    assert "expired" in refused(store, token)
+    assert refused(store, token) == "expired_absolute"
 
 
 def test_expires_in_is_the_nearer_deadline(redis_client, user_id, clock):
@@ -131,11 +132,13 @@ def test_expires_in_is_the_nearer_deadline(redis_client, user_id, clock):
     assert store.rotate(issued.refresh_token).expires_in == 10
 
 
-def test_redis_ttl_follows_the_idle_deadline(store, user_id, redis_client, clock):
+def test_redis_forgets_a_session_a_day_after_its_absolute_deadline(store, user_id, redis_client, clock):
     issued = store.create(user_id)
+    store.rotate(issued.refresh_token)
     key = redis_keys.session_key(user_id, issued.session_id)
-    expire_at_ms = redis_client.pexpiretime(key)
-    assert expire_at_ms == int((clock.now + IDLE) * 1000)
+    assert redis_client.pexpiretime(key) == int((clock.now + MAX_AGE) * 1000) + TOMBSTONE_MS
+    spent = redis_keys.spent_tokens_key(user_id, issued.session_id)
+    assert redis_client.pexpiretime(spent) == int((clock.now + IDLE) * 1000)
 
 
 def test_logout_revokes_with_the_live_or_a_spent_token_and_is_idempotent(store, user_id):
@@ -143,7 +146,7 @@ def test_logout_revokes_with_the_live_or_a_spent_token_and_is_idempotent(store, 
     second = store.rotate(first.refresh_token)
     assert store.revoke(second.refresh_token)
     assert not store.revoke(second.refresh_token)
-    assert "unknown" in refused(store, second.refresh_token)
+    assert refused(store, second.refresh_token) == "revoked"
     other = store.create(user_id)
     store.rotate(other.refresh_token)
     assert store.revoke(other.refresh_token)  # a spent token still names its session
@@ -165,10 +168,13 @@ def test_revoke_all_ends_every_session_of_the_user_only(store, user_id, redis_cl
     theirs = store.create(bob)
     assert store.revoke_all(user_id) == 3
     for issued in mine[1:]:
-        assert "unknown" in refused(store, issued.refresh_token)
+        assert refused(store, issued.refresh_token) == "revoked"
     assert store.list(user_id) == []
     assert store.rotate(theirs.refresh_token).user_id == bob
-    assert not [k for k in redis_client.keys(f"user:{{{user_id}}}:*")]
+    # What stays of the ended sessions is their reason: no token hash, no spent set.
+    for key in redis_client.keys(f"user:{{{user_id}}}:*"):
+        assert redis_client.type(key) == b"hash"
+        assert redis_client.hget(key, "ended") == b"revoked" and not redis_client.hexists(key, "current")
 
 
 def test_revoke_by_id_touches_only_the_owners_sessions(store, user_id, redis_client, clock):
@@ -253,12 +259,70 @@ def test_twenty_parallel_rotations_without_grace_never_fork(redis_client, user_i
     assert len(winners) == 1
     # The losers were reuse: the session is gone, winner's token included.
     assert store.list(user_id) == []
-    assert "unknown" in refused(store, winners[0])
+    assert refused(store, winners[0]) == "reused"
 
 
 def test_a_session_ends_with_its_account(store, user_id, redis_client):
     issued = store.create(user_id)
     redis_client.delete(redis_keys.user_key(user_id))
-    assert "unknown" in refused(store, issued.refresh_token)
+    assert refused(store, issued.refresh_token) == "revoked"
     with pytest.raises(InvalidGrantError):
         store.create(user_id)
+
+
+def test_each_refusal_says_why(store, user_id, redis_client, clock):
+    accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
+    logged_out = store.create(user_id)
+    store.revoke(logged_out.refresh_token)
+    assert refused(store, logged_out.refresh_token) == "revoked"
+    idle = store.create(user_id)
+    clock.now += IDLE
+    assert refused(store, idle.refresh_token) == "expired_idle"
+    assert refused(store, idle.refresh_token) == "expired_idle"  # and says so again
+    other = store.create(user_id)
+    accounts.change_password(user_id, "a new passphrase")
+    assert refused(store, other.refresh_token) == "password_changed"
+    assert refused(store, f"{user_id}.{'0' * 32}.{'A' * 43}") == "unknown"
+    assert refused(store, "not a token") == "unknown"
+
+
+def test_a_reuse_is_reported_once_with_who_and_which_session(redis_client, user_id, clock):
+    reported = []
+    store = SessionStore(redis_client, idle_ttl=IDLE, max_age=MAX_AGE, reuse_grace=0, now=clock,
+                         on_reuse=lambda uid, sid: reported.append((uid, sid)))
+    first = store.create(user_id)
+    second = store.rotate(first.refresh_token)
+    assert refused(store, first.refresh_token) == "reused"
+    assert refused(store, second.refresh_token) == "reused"
+    assert reported == [(user_id, first.session_id)]
+
+
+def test_password_change_keeps_the_current_session_and_ends_the_others(store, user_id, redis_client, clock):
+    accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
+    here, elsewhere = store.create(user_id), store.create(user_id)
+    checked = accounts.check_password(user_id, "correct horse")
+    assert accounts.change_password(user_id, "a new passphrase", checked_hash=checked,
+                                    keep_session=here.session_id) == 1
+    assert store.rotate(here.refresh_token).session_id == here.session_id
+    assert refused(store, elsewhere.refresh_token) == "password_changed"
+    assert accounts.authenticate("alice@example.com", "a new passphrase")["id"] == user_id
+    with pytest.raises(InvalidCredentialsError):
+        accounts.authenticate("alice@example.com", "correct horse")
+
+
+def test_password_change_loses_a_race_with_another_change(store, user_id, redis_client, clock):
+    accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
+    session = store.create(user_id)
+    checked = accounts.check_password(user_id, "correct horse")
+    accounts.change_password(user_id, "first new passphrase", checked_hash=checked)
+    with pytest.raises(InvalidCredentialsError):
+        accounts.change_password(user_id, "second new passphrase", checked_hash=checked)
+    assert accounts.authenticate("alice@example.com", "first new passphrase")
+    assert refused(store, session.refresh_token) == "password_changed"
+
+
+def test_password_change_can_leave_other_sessions(store, user_id, redis_client, clock):
+    accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
+    elsewhere = store.create(user_id)
+    assert accounts.change_password(user_id, "a new passphrase", end_sessions=False) == 0
+    assert store.rotate(elsewhere.refresh_token)
