@@ -13,7 +13,7 @@ import redis
 from auth_service.passwords import PasswordHasher, check_password_rules
 from auth_service.sessions import revoke_sessions_call
 from shared import redis_keys
-from shared.accounts import check_name, has_control_characters, rfc3339
+from shared.accounts import check_name, has_control_characters, profile_json, rfc3339
 from shared.errors import EmailTakenError, InvalidCredentialsError, InvalidRequestError
 from shared.store import load_script
 
@@ -67,8 +67,8 @@ class AccountStore:
         self._redis.hset(key, mapping=record)  # type: ignore[arg-type]
         member = f"{int(now * 1000):013d}:{user_id}"
         claimed = self._claim_email(
-            keys=[redis_keys.email_key(email), redis_keys.users_index_key(), redis_keys.profile_key(user_id)],
-            args=[user_id, member, email, name, profile["created_at"]],
+            keys=[redis_keys.email_key(email), redis_keys.users_index_key(), redis_keys.profiles_key()],
+            args=[user_id, member, profile_json(profile)],
         )
         if not claimed:
             self._redis.delete(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import redis
@@ -50,10 +51,15 @@ def page_size(raw: str | None) -> int:
     return int(raw)
 
 
-def user_or_404(user: dict[str, str] | None) -> dict[str, str]:
-    if user is None:
+def json_response(text: str) -> Response:
+    """An answer whose JSON was already made (profiles are stored as JSON)."""
+    return Response(text, mimetype="application/json")
+
+
+def user_or_404(profile: str | None) -> Response:
+    if profile is None:
         raise NotFoundError("no such user")
-    return user
+    return json_response(profile)
 
 
 @bp.get("/users")
@@ -63,8 +69,8 @@ def list_users() -> Response:
     cursor = request.args.get("cursor")
     if cursor is not None and not is_cursor(cursor):
         raise InvalidRequestError("cursor is not one this service gave out")
-    users, next_cursor = services().users.list_page(limit, cursor)
-    return jsonify(users=users, next_cursor=next_cursor)
+    profiles, next_cursor = services().users.list_page(limit, cursor)
+    return json_response(f'{{"users":[{",".join(profiles)}],"next_cursor":{json.dumps(next_cursor)}}}')
 
 
 @bp.get("/users/<user_id>")
@@ -72,7 +78,7 @@ def list_users() -> Response:
 def get_user(user_id: str) -> Response:
     if not is_user_id(user_id):
         raise NotFoundError("no such user")
-    return jsonify(user_or_404(services().users.get(user_id)))
+    return user_or_404(services().users.get(user_id))
 
 
 @bp.patch("/users/<user_id>")
@@ -91,7 +97,7 @@ def update_user(user_id: str) -> Response:
     name = check_name(body["name"])
     if not is_user_id(user_id):
         raise NotFoundError("no such user")
-    return jsonify(user_or_404(services().users.update_name(user_id, name)))
+    return user_or_404(services().users.update_name(user_id, name))
 
 
 @bp.get("/me")

@@ -1,20 +1,25 @@
-"""The user directory as the resource service sees it: list, read, rename; no password hash."""
+"""The user directory as the resource service sees it: list, read, rename; no password hash.
+
+Profiles are stored as JSON (see shared.accounts.profile_json) and served as stored:
+a page of users is read in one script and goes out without being parsed.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
 
 import redis
 
 from shared import redis_keys
-from shared.accounts import PUBLIC_FIELDS
+from shared.accounts import profile_json
 from shared.store import load_script
 
 # Account ids are uuid4().hex; anything else names no account and is not looked up.
 USER_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 # A users-index member, `<created ms, 13 digits>:<user id>`, doubles as the page cursor.
 CURSOR_PATTERN = re.compile(r"[0-9]{13}:[0-9a-f]{32}")
+RENAME_ATTEMPTS = 5
 
 
 def is_user_id(text: str) -> bool:
@@ -27,47 +32,40 @@ def is_cursor(text: str) -> bool:
     return CURSOR_PATTERN.fullmatch(text) is not None
 
 
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else value or ""
-
-
-def _public(values: Sequence[bytes | str | None]) -> dict[str, str] | None:
-    """The public fields from an HMGET of PUBLIC_FIELDS, or None when the account is gone."""
-    if values[0] is None:
-        return None
-    return {field: _text(value) for field, value in zip(PUBLIC_FIELDS, values, strict=True)}
-
-
 class UserDirectory:
-    """Reads and renames accounts kept in Redis by the auth service."""
+    """Reads and renames accounts kept in Redis by the auth service; profiles are JSON texts."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
         self._update_name = client.register_script(load_script("resource_service", "update_name.lua"))
         self._list_users = client.register_script(load_script("resource_service", "list_users.lua"))
 
-    def list_page(
-        self, limit: int, cursor: str | None = None
-    ) -> tuple[list[dict[str, str]], str | None]:
-        """Up to `limit` accounts in registration order after `cursor`, and the next page's cursor.
+    def list_page(self, limit: int, cursor: str | None = None) -> tuple[list[str], str | None]:
+        """Up to `limit` profiles in registration order after `cursor`, and the next page's cursor.
 
         The index is walked by member (ZRANGE BYLEX from an exclusive start), not by
         offset, so an account registered between pages shifts nothing: each is seen once.
         """
-        flat = [_text(v) for v in self._list_users(
-            keys=[redis_keys.users_index_key()],
-            args=["(" + cursor if cursor else "-", limit + 1, redis_keys.profile_key("")],
-        )]
-        rows = [flat[i : i + 5] for i in range(0, len(flat), 5)]
-        page = rows[:limit]
-        users = [dict(zip(PUBLIC_FIELDS, row[1:], strict=True)) for row in page if row[1]]
-        return users, (page[-1][0] if len(rows) > limit else None)
+        flat = self._list_users(
+            keys=[redis_keys.users_index_key(), redis_keys.profiles_key()],
+            args=["(" + cursor if cursor else "-", limit + 1],
+        )
+        members, profiles = flat[0::2][:limit], flat[1::2][:limit]
+        more = len(flat) > 2 * limit
+        return [p.decode() for p in profiles if p], (members[-1].decode() if more else None)
 
-    def get(self, user_id: str) -> dict[str, str] | None:
-        """The public fields of one account, or None."""
-        return _public(self._redis.hmget(redis_keys.profile_key(user_id), PUBLIC_FIELDS))
+    def get(self, user_id: str) -> str | None:
+        """The profile of one account, or None."""
+        profile: bytes | None = self._redis.hget(redis_keys.profiles_key(), user_id)  # type: ignore[assignment]
+        return profile.decode() if profile else None
 
-    def update_name(self, user_id: str, name: str) -> dict[str, str] | None:
-        """Rename an existing account atomically; the changed account, or None if there is none."""
-        values = self._update_name(keys=[redis_keys.profile_key(user_id)], args=[name])
-        return _public(values) if values else None
+    def update_name(self, user_id: str, name: str) -> str | None:
+        """Rename an existing account; its new profile, or None if there is none."""
+        for _ in range(RENAME_ATTEMPTS):
+            current = self.get(user_id)
+            if current is None:
+                return None
+            renamed = profile_json({**json.loads(current), "name": name})
+            if self._update_name(keys=[redis_keys.profiles_key()], args=[user_id, current, renamed]):
+                return renamed
+        raise RuntimeError(f"the profile of {user_id} kept changing during {RENAME_ATTEMPTS} renames")

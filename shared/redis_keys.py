@@ -31,10 +31,11 @@ def spent_tokens_key(user_id: str, session_id: str) -> str:
     return session_key(user_id, session_id) + SPENT_SUFFIX
 
 
-def profile_key(user_id: str) -> str:
-    """Hash: the public fields of an account (id, email, name, created_at), which the
-    directory lists; kept beside the index so that a page is one script on one slot."""
-    return f"{{accounts}}:profile:{user_id}"
+def profiles_key() -> str:
+    """Hash: user id -> the account's public fields (id, email, name, created_at) as JSON,
+    kept beside the index so that a page is two commands in one script on one slot, and
+    its JSON goes out as stored."""
+    return "{accounts}:profiles"
 
 
 def email_key(email: str) -> str:

@@ -1,10 +1,9 @@
--- Change the name of an existing account, never creating one.
--- KEYS[1] the account's public profile ({accounts}:profile:<user id>)
--- ARGV[1] the new name
--- Returns the profile's id, email, name and created_at after the change,
--- or nil (false) when there is no such account.
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return false
+-- Replace an account's public profile if it is still the one the caller read (compare and set).
+-- KEYS[1] the public profiles (hash: user id -> JSON)
+-- ARGV[1] the user id   ARGV[2] the profile JSON read   ARGV[3] the new profile JSON
+-- Returns 1 when replaced, 0 when the profile changed meanwhile or is gone.
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
+  return 0
 end
-redis.call('HSET', KEYS[1], 'name', ARGV[1])
-return redis.call('HMGET', KEYS[1], 'id', 'email', 'name', 'created_at')
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
