@@ -43,6 +43,7 @@ class RateLimitConfig:
     login_failures_before_delay: int
     login_delay: int  # seconds locked after the last free failure; doubles with each further one
     login_delay_max: int
+    login_failure_memory: int  # seconds without a failure, past the lock, that forget an email's failures
     login_per_address: int  # requests a minute from one client address, and a burst of as many
     register_per_address: int
     refresh_per_address: int
@@ -58,6 +59,8 @@ class RateLimitConfig:
             login_failures_before_delay=env_int(environ, "LOGIN_FAILURES_BEFORE_DELAY", 5, minimum=1),
             login_delay=delay,
             login_delay_max=delay_max,
+            # Long, like Keycloak's 12-hour failure reset: a guesser cannot win free attempts back hourly.
+            login_failure_memory=env_int(environ, "LOGIN_FAILURE_MEMORY", 43_200, minimum=1, maximum=30 * 86_400),
             login_per_address=env_int(environ, "LOGIN_ADDRESS_LIMIT", 60, maximum=60_000),
             register_per_address=env_int(environ, "REGISTER_ADDRESS_LIMIT", 30, maximum=60_000),
             refresh_per_address=env_int(environ, "REFRESH_ADDRESS_LIMIT", 600, maximum=60_000),

@@ -87,7 +87,7 @@ class RateLimiter:
             self._login_attempt(
                 keys=[key],
                 args=[self._now_ms(), config.login_failures_before_delay, config.login_delay * 1000,
-                      config.login_delay_max * 1000],
+                      config.login_delay_max * 1000, config.login_failure_memory * 1000],
             )
         )
         if wait_ms:

@@ -2,10 +2,10 @@
 -- KEYS[1] the email's throttle hash: attempts, locked_until, forget_at (times in ms)
 -- ARGV[1] now (ms)   ARGV[2] attempts before the delays start
 -- ARGV[3] the first delay (ms)   ARGV[4] the longest delay (ms)
+-- ARGV[5] how long failures are remembered past the lock (ms)
 -- Returns 0 when the attempt may go ahead, or the ms left of the lock when it may not.
 -- The attempt counts as a failure until the caller deletes the hash on success: counted
 -- before the password is checked, parallel guesses cannot slip past the limit together.
--- Failures are forgotten after a quiet spell as long as the longest delay past the lock.
 local now = tonumber(ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'attempts', 'locked_until', 'forget_at')
 local locked_until = tonumber(state[2]) or 0
@@ -18,13 +18,13 @@ if now >= (tonumber(state[3]) or 0) then
 end
 attempts = attempts + 1
 local free = tonumber(ARGV[2])
-local max_delay = tonumber(ARGV[4])
+local memory = tonumber(ARGV[5])
 local delay = 0
 if attempts >= free then
   -- The exponent is capped so that the power stays a finite, exact number.
-  delay = math.min(tonumber(ARGV[3]) * 2 ^ math.min(attempts - free, 40), max_delay)
+  delay = math.min(tonumber(ARGV[3]) * 2 ^ math.min(attempts - free, 40), tonumber(ARGV[4]))
 end
 redis.call('HSET', KEYS[1], 'attempts', attempts, 'locked_until', now + delay,
-  'forget_at', now + delay + max_delay)
-redis.call('PEXPIRE', KEYS[1], delay + max_delay)
+  'forget_at', now + delay + memory)
+redis.call('PEXPIRE', KEYS[1], delay + memory)
 return 0

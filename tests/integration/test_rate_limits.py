@@ -14,9 +14,10 @@ from shared.errors import RateLimitedError
 from tests.conftest import CHEAP_ARGON2_ENV, dump_redis, write_private_key
 
 PASSWORD = "correct horse battery"
-# Three free failures, then 2 s doubling up to 20 s; per-address limits out of the way unless a test sets them.
+# Three free failures, then 2 s doubling up to 20 s, remembered for 100 s; per-address limits
+# out of the way unless a test sets them.
 STRICT = {"LOGIN_FAILURES_BEFORE_DELAY": "3", "LOGIN_DELAY": "2", "LOGIN_DELAY_MAX": "20",
-          "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0", "REFRESH_ADDRESS_LIMIT": "0"}
+          "LOGIN_FAILURE_MEMORY": "100", "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0", "REFRESH_ADDRESS_LIMIT": "0"}
 
 
 class Clock:
@@ -120,7 +121,10 @@ def test_a_success_resets_the_failures(client, clock):
 
 def test_failures_are_forgotten_after_a_quiet_spell(client, clock):
     fail(client, times=2)
-    clock.now += 20  # LOGIN_DELAY_MAX without a failure
+    clock.now += 99
+    fail(client)  # remembered: the third failure locks
+    assert_limited(login(client), 2)
+    clock.now += 2 + 100  # the lock, then LOGIN_FAILURE_MEMORY without a failure
     fail(client, times=2)
     assert login(client).status_code == 200
 

@@ -29,6 +29,7 @@ def test_address_subject(address, subject):
 def test_defaults():
     config = RateLimitConfig.from_env({})
     assert (config.login_failures_before_delay, config.login_delay, config.login_delay_max) == (5, 1, 900)
+    assert config.login_failure_memory == 43_200
     assert (config.login_per_address, config.register_per_address, config.refresh_per_address) == (60, 30, 600)
 
 
@@ -46,6 +47,7 @@ def test_the_client_is_the_socket_peer_unless_proxies_are_trusted(tmp_path, rsa_
         ({"LOGIN_FAILURES_BEFORE_DELAY": "0"}, "LOGIN_FAILURES_BEFORE_DELAY"),
         ({"LOGIN_DELAY": "-1"}, "LOGIN_DELAY"),
         ({"LOGIN_DELAY": "60", "LOGIN_DELAY_MAX": "30"}, "LOGIN_DELAY_MAX"),
+        ({"LOGIN_FAILURE_MEMORY": "0"}, "LOGIN_FAILURE_MEMORY"),
         ({"LOGIN_ADDRESS_LIMIT": "lots"}, "LOGIN_ADDRESS_LIMIT"),
         ({"REGISTER_ADDRESS_LIMIT": "-3"}, "REGISTER_ADDRESS_LIMIT"),
         ({"REFRESH_ADDRESS_LIMIT": "100000"}, "REFRESH_ADDRESS_LIMIT"),
