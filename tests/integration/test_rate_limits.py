@@ -17,7 +17,8 @@ PASSWORD = "correct horse battery"
 # Three free failures, then 2 s doubling up to 20 s, remembered for 100 s; per-address limits
 # out of the way unless a test sets them.
 STRICT = {"LOGIN_FAILURES_BEFORE_DELAY": "3", "LOGIN_DELAY": "2", "LOGIN_DELAY_MAX": "20",
-          "LOGIN_FAILURE_MEMORY": "100", "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0", "REFRESH_ADDRESS_LIMIT": "0"}
+          "LOGIN_FAILURE_MEMORY": "100",
+          "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0", "REFRESH_ADDRESS_LIMIT": "0"}
 
 
 class Clock:
