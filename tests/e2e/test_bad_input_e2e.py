@@ -23,7 +23,7 @@ NO_LIMITS = {"LOGIN_DELAY": "0", "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_L
 
 
 @pytest.fixture(scope="module")
-def auth(redis_server, signing_key_file, tmp_path_factory) -> Iterator[Service]:
+def auth_server(redis_server, signing_key_file, tmp_path_factory) -> Iterator[Service]:
     """One auth service for the module: none of these requests changes anything."""
     env = {**base_env(redis_server.url, signing_key_file), **NO_LIMITS}
     service = Service("auth_service", env, tmp_path_factory.mktemp("bad-input") / "auth.log")
@@ -91,10 +91,10 @@ CASES = {
 
 
 @pytest.mark.parametrize(("data", "status", "code"), CASES.values(), ids=CASES.keys())
-def test_malformed_requests_get_a_4xx_and_the_service_goes_on(auth, data, status, code):
-    answer = send_raw(auth.port, data)
+def test_malformed_requests_get_a_4xx_and_the_service_goes_on(auth_server, data, status, code):
+    answer = send_raw(auth_server.port, data)
     assert answer.status == status, answer
     if code is not None:
         assert "content-type: application/json" in answer.headers
         assert json.loads(answer.body)["error"] == code
-    assert requests.get(f"{auth.url}/healthz", timeout=5).status_code == 200
+    assert requests.get(f"{auth_server.url}/healthz", timeout=5).status_code == 200

@@ -70,4 +70,4 @@ def test_gunicorn_does_not_make_x_forwarded_for_the_client(start_service, env):
     assert [register(i).status_code for i in range(3)] == [201, 201, 201]
     limited = register(3)
     assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
-    assert limited.headers["Retry-After"] == "20"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 20  # 3 a minute: one more 20 s after the first
