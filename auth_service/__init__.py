@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, has_request_context, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth_service.accounts import AccountStore
 from auth_service.api import AuthServices, bp
 from auth_service.config import AuthConfig
 from auth_service.keys import load_key_ring
 from auth_service.passwords import PasswordHasher
+from auth_service.ratelimit import RateLimiter
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared.errors import register_error_handlers
@@ -53,6 +55,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
             keys, issuer=config.issuer, audience=config.audience, ttl=config.access_token_ttl
         ),
         keys=keys,
+        limits=RateLimiter(client, config.rate_limits),
     )
     verifier = TokenVerifier(
         StaticKeys(keys.public_keys), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
@@ -60,4 +63,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     init_verifier(app, verifier)
     register_error_handlers(app)
     app.register_blueprint(bp)
+    if config.trusted_proxy_count:
+        # The client is the address the outermost trusted proxy saw, nothing a client wrote itself.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_count, x_proto=0)  # type: ignore[method-assign]
     return app

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from auth_service.accounts import AccountStore, scope_for
 from auth_service.keys import KeyRing
+from auth_service.ratelimit import RateLimiter
 from auth_service.sessions import IssuedRefresh, SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared.errors import InvalidRequestError, NotFoundError
@@ -28,6 +29,7 @@ class AuthServices:
     sessions: SessionStore
     access_tokens: AccessTokenIssuer
     keys: KeyRing
+    limits: RateLimiter
 
 
 def services() -> AuthServices:
@@ -71,6 +73,7 @@ def token_pair(issued: IssuedRefresh, email: str, role_record: dict[str, str]) -
 
 @bp.post("/register")
 def register() -> tuple[Response, int]:
+    services().limits.limit_address("register", request.remote_addr)
     body = json_body()
     user = services().accounts.register(
         required_string(body, "email"), required_string(body, "password"), body.get("name")
@@ -80,15 +83,21 @@ def register() -> tuple[Response, int]:
 
 @bp.post("/login")
 def login() -> Response:
-    body = json_body()
     svc = services()
-    account = svc.accounts.authenticate(required_string(body, "email"), required_string(body, "password"))
+    svc.limits.limit_address("login", request.remote_addr)
+    body = json_body()
+    email, password = required_string(body, "email"), required_string(body, "password")
+    # Throttled before the password is checked: during a lock the right password gets 429 too.
+    svc.limits.start_login(email)
+    account = svc.accounts.authenticate(email, password)
+    svc.limits.login_succeeded(email)
     issued = svc.sessions.create(account["id"], request.headers.get("User-Agent", ""))
     return token_pair(issued, account["email"], account)
 
 
 @bp.post("/refresh")
 def refresh() -> Response:
+    services().limits.limit_address("refresh", request.remote_addr)
     body = json_body()
     issued = services().sessions.rotate(required_string(body, "refresh_token"))
     return token_pair(issued, issued.email, {"role": issued.role})
@@ -135,8 +144,14 @@ def change_password() -> tuple[str, int]:
     end_others = body.get("revoke_other_sessions", True)
     if not isinstance(end_others, bool):
         raise InvalidRequestError("revoke_other_sessions must be true or false")
-    accounts = services().accounts
-    checked_hash = accounts.check_password(claims["sub"], required_string(body, "current_password"))
+    svc = services()
+    current_password = required_string(body, "current_password")
+    # Guessing the current password with a stolen access token is throttled like a login.
+    svc.limits.limit_address("login", request.remote_addr)
+    svc.limits.start_login(claims.get("email"))
+    checked_hash = svc.accounts.check_password(claims["sub"], current_password)
+    svc.limits.login_succeeded(claims.get("email"))
+    accounts = svc.accounts
     accounts.change_password(
         claims["sub"], required_string(body, "new_password"), checked_hash=checked_hash,
         keep_session=claims.get("sid", ""), end_sessions=end_others,

@@ -37,6 +37,37 @@ class HashingConfig:
 
 
 @dataclass(frozen=True)
+class RateLimitConfig:
+    """Login throttling per account, and request rates per client address; 0 turns a limit off."""
+
+    login_failures_before_delay: int
+    login_delay: int  # seconds locked after the last free failure; doubles with each further one
+    login_delay_max: int
+    login_failure_memory: int  # seconds without a failure, past the lock, that forget an email's failures
+    login_per_address: int  # requests a minute from one client address, and a burst of as many
+    register_per_address: int
+    refresh_per_address: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> RateLimitConfig:
+        """Generous defaults: a person mistyping never waits, a script guessing soon does."""
+        delay = env_int(environ, "LOGIN_DELAY", 1, maximum=86_400)
+        delay_max = env_int(environ, "LOGIN_DELAY_MAX", 900, minimum=1, maximum=86_400)
+        if delay_max < delay:
+            raise ConfigError(f"LOGIN_DELAY_MAX must be at least LOGIN_DELAY ({delay}), got {delay_max}")
+        return cls(
+            login_failures_before_delay=env_int(environ, "LOGIN_FAILURES_BEFORE_DELAY", 5, minimum=1),
+            login_delay=delay,
+            login_delay_max=delay_max,
+            # Long, like Keycloak's 12-hour failure reset: a guesser cannot win free attempts back hourly.
+            login_failure_memory=env_int(environ, "LOGIN_FAILURE_MEMORY", 43_200, minimum=1, maximum=30 * 86_400),
+            login_per_address=env_int(environ, "LOGIN_ADDRESS_LIMIT", 60, maximum=60_000),
+            register_per_address=env_int(environ, "REGISTER_ADDRESS_LIMIT", 30, maximum=60_000),
+            refresh_per_address=env_int(environ, "REFRESH_ADDRESS_LIMIT", 600, maximum=60_000),
+        )
+
+
+@dataclass(frozen=True)
 class AuthConfig:
     redis_url: str
     host: str
@@ -51,6 +82,9 @@ class AuthConfig:
     private_key_pems: tuple[bytes, ...]
     hashing: HashingConfig
     clock_skew: int
+    rate_limits: RateLimitConfig
+    # Proxies in front of the service that append to X-Forwarded-For; 0: the socket's peer is the client.
+    trusted_proxy_count: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> AuthConfig:
@@ -74,4 +108,6 @@ class AuthConfig:
             private_key_pems=tuple(read_file("JWT_PRIVATE_KEY_FILE", path) for path in key_files),
             hashing=HashingConfig.from_env(environ),
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
+            rate_limits=RateLimitConfig.from_env(environ),
+            trusted_proxy_count=env_int(environ, "TRUSTED_PROXY_COUNT", 0, maximum=10),
         )

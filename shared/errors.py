@@ -70,6 +70,21 @@ class TemporarilyUnavailableError(OAuthError):
     description = "the store is unreachable, try again shortly"
 
 
+class RateLimitedError(OAuthError):
+    """Too many attempts; `Retry-After` says in how many seconds to try again (RFC 6585 §4)."""
+
+    error = "rate_limited"
+    status_code = 429
+    description = "too many attempts, try again later"
+
+    def __init__(self, retry_after: int, description: str | None = None) -> None:
+        super().__init__(description)
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 def _quote(value: str) -> str:
     """Quote a value for an auth-param (RFC 7235 §2.1 quoted-string)."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -3,6 +3,7 @@
 Keys of one user share the hash tag `{<user id>}` so that every script over a
 user's account and sessions touches one Redis Cluster slot. The directory
 keys (email lookup, the listing index, the public profiles) share the tag `{accounts}`.
+Each rate-limit key is its own tag: one limited subject, one slot.
 """
 
 from __future__ import annotations
@@ -47,3 +48,13 @@ def users_index_key() -> str:
     """Sorted set, all scores 0: members `<created ms, 13 digits>:<user id>`, so lexical order is
     registration order and a member is a stable pagination cursor."""
     return "{accounts}:users"
+
+
+def login_throttle_key(email_digest: str) -> str:
+    """Hash: failed logins and lock deadline of one email (SHA-256 hex of it, registered or not)."""
+    return f"limit:{{account:{email_digest}}}"
+
+
+def address_limit_key(action: str, address: str) -> str:
+    """String: the next free slot (ms, GCRA) of one client address for one action (login, ...)."""
+    return f"limit:{{addr:{action}:{address}}}"

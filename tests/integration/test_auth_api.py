@@ -315,3 +315,14 @@ def test_change_password_refusals_change_nothing(client, body, status, code):
 def test_change_password_needs_a_token(client):
     response = client.post("/password", json={"current_password": PASSWORD, "new_password": "x" * 12})
     assert_error(response, 401, "invalid_token")
+
+
+def test_guessing_the_current_password_is_throttled_like_a_login(client):
+    register(client)
+    pair = login(client).json
+    body = {"current_password": "wrong password", "new_password": "a brand new passphrase"}
+    answers = [client.post("/password", json=body, headers=bearer(pair["access_token"])) for _ in range(7)]
+    assert [a.status_code for a in answers[:5]] == [401] * 5
+    assert_error(answers[-1], 429, "rate_limited")
+    right = client.post("/password", json={**body, "current_password": PASSWORD}, headers=bearer(pair["access_token"]))
+    assert_error(right, 429, "rate_limited")
