@@ -20,7 +20,7 @@ ENV AUTH_HOST=0.0.0.0 AUTH_PORT=8001 JWT_PRIVATE_KEY_FILE=/keys/jwt-key.pem
 USER 10001:10001
 EXPOSE 8001
 # The slim image has no curl: Python's urllib fails (exit 1) on anything but a 2xx.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['AUTH_PORT'] + '/healthz', timeout=2)"]
 ENTRYPOINT ["auth-entrypoint"]
 CMD ["python", "-m", "auth_service", "serve"]
@@ -29,6 +29,6 @@ FROM base AS resource
 ENV RESOURCE_HOST=0.0.0.0 RESOURCE_PORT=8002
 USER 10001:10001
 EXPOSE 8002
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['RESOURCE_PORT'] + '/healthz', timeout=2)"]
 CMD ["python", "-m", "resource_service", "serve"]
