@@ -30,13 +30,14 @@ class Service:
         port_variable = "AUTH_PORT" if module == "auth_service" else "RESOURCE_PORT"
         self.port = int(env[port_variable])
         self.url = f"http://127.0.0.1:{self.port}"
+        self.argv = [sys.executable, "-m", module, "serve"]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Service:
         """Start the service and wait until /healthz answers."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module, "serve"], cwd=REPO, env=self.env,
+                self.argv, cwd=REPO, env=self.env,
                 stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 20
