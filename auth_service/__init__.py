@@ -7,6 +7,7 @@ from flask import Flask
 from auth_service.accounts import AccountStore
 from auth_service.api import AuthServices, bp
 from auth_service.config import AuthConfig
+from auth_service.events import AuthEvents
 from auth_service.keys import load_key_ring
 from auth_service.passwords import PasswordHasher
 from auth_service.sessions import SessionStore
@@ -14,6 +15,7 @@ from auth_service.tokens import AccessTokenIssuer
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwt import StaticKeys, TokenVerifier, init_verifier
+from shared.observability import init_observability
 from shared.store import connect_redis
 
 
@@ -23,17 +25,19 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    events = AuthEvents(init_observability(app))
     client = connect_redis(config.redis_url)
     keys = load_key_ring(config.private_key_pems)
     hasher = PasswordHasher(config.hashing)
     app.extensions["auth"] = AuthServices(
         redis=client,
-        accounts=AccountStore(client, hasher),
+        accounts=AccountStore(client, hasher, on_login=events.login),
         sessions=SessionStore(
             client,
             idle_ttl=config.refresh_token_ttl,
             max_age=config.session_max_age,
             reuse_grace=config.refresh_reuse_grace,
+            on_refresh=events.refresh,
         ),
         access_tokens=AccessTokenIssuer(
             keys, issuer=config.issuer, audience=config.audience, ttl=config.access_token_ttl

@@ -30,6 +30,9 @@ from shared.store import load_script
 SPENT_TOKENS_KEPT = 1000
 MAX_USER_AGENT = 256
 
+# What a refresh can come to; SessionStore tells its `on_refresh` which, for metrics and logs.
+REFRESH_OUTCOMES = ("rotated", "grace", "reused", "expired", "unknown")
+
 _REFUSALS = {
     "reused": "the refresh token was used before: the session is revoked, log in again",
     "expired": "the session expired, log in again",
@@ -60,12 +63,14 @@ class SessionStore:
         max_age: int,
         reuse_grace: int,
         now: Callable[[], float] = time.time,
+        on_refresh: Callable[[str, str | None], None] = lambda outcome, user_id: None,
     ) -> None:
         self._redis = client
         self._idle_ms = idle_ttl * 1000
         self._max_age_ms = max_age * 1000
         self._grace_ms = reuse_grace * 1000
         self._now = now
+        self._on_refresh = on_refresh  # (outcome, user id when the token was genuine)
         self._create = client.register_script(load_script("auth_service", "create_session.lua"))
         self._rotate = client.register_script(load_script("auth_service", "rotate_session.lua"))
         self._revoke = client.register_script(load_script("auth_service", "revoke_session.lua"))
@@ -104,6 +109,7 @@ class SessionStore:
         """
         ids = parse_refresh_token(refresh_token)
         if ids is None:
+            self._on_refresh("unknown", None)
             raise InvalidGrantError(_REFUSALS["unknown"])
         token = str(refresh_token)
         nonce = new_nonce()
@@ -119,6 +125,8 @@ class SessionStore:
                   hash_refresh_token(successor_token(token, nonce)), ids.session_id, SPENT_TOKENS_KEPT],
         )
         outcome = result[0].decode()
+        # A reused token matched its session's spent ones: the user id in it is genuine.
+        self._on_refresh(outcome, ids.user_id if outcome in ("rotated", "grace", "reused") else None)
         if outcome not in ("rotated", "grace"):
             raise InvalidGrantError(_REFUSALS[outcome])
         used_nonce, idle_deadline, _, email, role = result[1:]
