@@ -204,3 +204,34 @@ def test_the_resource_service_logs_the_token_user_and_exposes_metrics(
         assert value(scraped, "http_requests_total", route="/users/<user_id>", method="GET", status="401") == 1
     finally:
         app.extensions["resource"].redis.close()
+
+
+def test_an_unexpected_error_logs_its_traceback_with_the_request_id(make_auth_app, monkeypatch):
+    app = make_auth_app()
+    lines: list[dict] = []
+
+    class Collect(logging.Handler):
+        """Formats at emit time, inside the request, as the service's stderr handler does."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(self.format(record)))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    handler = Collect()
+    handler.setFormatter(JsonFormatter("auth_service"))
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "level", logging.INFO)
+    monkeypatch.setattr(app.extensions["auth"].accounts, "register", broken)
+    root.addHandler(handler)
+    try:
+        response = app.test_client().post("/register", json={"email": "a@example.com", "password": PASSWORD},
+                                          headers={"X-Request-ID": "bug-1"})
+    finally:
+        root.removeHandler(handler)
+    assert response.status_code == 500 and "a bug" not in response.get_data(as_text=True)
+    (error,) = [line for line in lines if line["level"] == "ERROR"]
+    assert error["request_id"] == "bug-1" and "RuntimeError: a bug" in error["exception"]
+    (access,) = [line for line in lines if line["logger"] == "access"]
+    assert access["request_id"] == "bug-1" and access["status"] == 500
