@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import logging
-
-from flask import Flask, has_request_context, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth_service.accounts import AccountStore
 from auth_service.api import AuthServices, bp
 from auth_service.config import AuthConfig
+from auth_service.events import AuthEvents
 from auth_service.keys import load_key_ring
 from auth_service.passwords import PasswordHasher
 from auth_service.ratelimit import RateLimiter
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
+from shared import metrics
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwt import StaticKeys, TokenVerifier, init_verifier
+from shared.observability import init_observability
 from shared.store import connect_redis
-
-security_log = logging.getLogger("auth_service.security")
-
-
-def log_reuse(user_id: str, session_id: str) -> None:
-    """A security event: a spent refresh token came back, and its session was revoked."""
-    client = request.remote_addr if has_request_context() else None
-    security_log.warning(
-        "refresh token reuse: session %s of user %s revoked (client %s)", session_id, user_id, client,
-        extra={"event": "refresh_token_reuse", "user_id": user_id, "session_id": session_id, "client": client},
-    )
 
 
 def create_app(config: AuthConfig | None = None) -> Flask:
@@ -38,24 +28,26 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    events = AuthEvents(init_observability(app))
     client = connect_redis(config.redis_url)
     keys = load_key_ring(config.private_key_pems)
     hasher = PasswordHasher(config.hashing)
     app.extensions["auth"] = AuthServices(
         redis=client,
-        accounts=AccountStore(client, hasher),
+        accounts=AccountStore(client, hasher, on_login=events.login),
         sessions=SessionStore(
             client,
             idle_ttl=config.refresh_token_ttl,
             max_age=config.session_max_age,
             reuse_grace=config.refresh_reuse_grace,
-            on_reuse=log_reuse,
+            on_refresh=events.refresh,
+            on_reuse=events.reuse,
         ),
         access_tokens=AccessTokenIssuer(
             keys, issuer=config.issuer, audience=config.audience, ttl=config.access_token_ttl
         ),
         keys=keys,
-        limits=RateLimiter(client, config.rate_limits),
+        limits=RateLimiter(client, config.rate_limits, on_limited=metrics.rate_limited),
     )
     verifier = TokenVerifier(
         StaticKeys(keys.public_keys), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew

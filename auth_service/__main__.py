@@ -21,10 +21,9 @@ from shared.store import connect_redis
 
 def _serve(args: argparse.Namespace) -> int:
     from auth_service import create_app
-    from shared.serve import run_gunicorn
+    from shared.serve import serve
 
-    config = AuthConfig.from_env()
-    run_gunicorn(create_app(config), config.host, config.port)
+    serve("auth_service.gunicorn_conf", lambda: create_app(AuthConfig.from_env()))
     return 0
 
 

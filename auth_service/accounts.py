@@ -43,11 +43,17 @@ class AccountStore:
     """Creates and authenticates accounts kept in Redis."""
 
     def __init__(
-        self, client: redis.Redis, hasher: PasswordHasher, *, now: Callable[[], float] = time.time
+        self,
+        client: redis.Redis,
+        hasher: PasswordHasher,
+        *,
+        now: Callable[[], float] = time.time,
+        on_login: Callable[[str | None], None] = lambda user_id: None,
     ) -> None:
         self._redis = client
         self._hasher = hasher
         self._now = now
+        self._on_login = on_login  # the account id when the password was right, else None
         self._claim_email = client.register_script(load_script("auth_service", "claim_email.lua"))
         self._revoke_sessions = client.register_script(load_script("auth_service", "revoke_sessions.lua"))
 
@@ -82,6 +88,15 @@ class AccountStore:
         """
         if not isinstance(email, str) or not isinstance(password, str):
             raise InvalidRequestError("email and password must be strings")
+        try:
+            record = self._check_password(email, password)
+        except InvalidCredentialsError:
+            self._on_login(None)
+            raise
+        self._on_login(record["id"])
+        return record
+
+    def _check_password(self, email: str, password: str) -> dict[str, str]:
         try:
             email = normalize_email(email)
             check_password_rules(password)

@@ -11,7 +11,6 @@ from shared.config import (
     DEFAULT_ISSUER,
     ConfigError,
     env_int,
-    env_port,
     env_redis_url,
     env_str,
     read_file,
@@ -70,8 +69,6 @@ class RateLimitConfig:
 @dataclass(frozen=True)
 class AuthConfig:
     redis_url: str
-    host: str
-    port: int
     access_token_ttl: int
     refresh_token_ttl: int
     session_max_age: int
@@ -97,8 +94,6 @@ class AuthConfig:
         max_age = env_int(environ, "SESSION_MAX_AGE", 2_592_000, minimum=1)
         return cls(
             redis_url=env_redis_url(environ),
-            host=env_str(environ, "AUTH_HOST", "127.0.0.1"),
-            port=env_port(environ, "AUTH_PORT", 8001),
             access_token_ttl=access_ttl,
             refresh_token_ttl=refresh_ttl,
             session_max_age=max_age,

@@ -46,8 +46,16 @@ class RateLimiter:
     """Per-email login throttling and per-address request rates."""
 
     def __init__(
-        self, client: redis.Redis, config: RateLimitConfig, *, now: Callable[[], float] = time.time
+        self,
+        client: redis.Redis,
+        config: RateLimitConfig,
+        *,
+        now: Callable[[], float] = time.time,
+        on_limited: Callable[[str], None] = lambda scope: None,
     ) -> None:
+        """`on_limited(scope)` hears of each refusal: "login", "register", "refresh" by address,
+        "login_email" by email."""
+        self._on_limited = on_limited
         self._redis = client
         self._config = config
         self._per_minute = {
@@ -74,6 +82,7 @@ class RateLimiter:
             )
         )
         if wait_ms:
+            self._on_limited(action)
             raise RateLimitedError(_retry_after(wait_ms), f"too many {action} requests from this address")
 
     def start_login(self, email: object) -> None:
@@ -91,6 +100,7 @@ class RateLimiter:
             )
         )
         if wait_ms:
+            self._on_limited("login_email")
             raise RateLimitedError(_retry_after(wait_ms), "too many failed logins for this email, try again later")
 
     def login_succeeded(self, email: object) -> None:

@@ -42,6 +42,8 @@ REFUSALS = {
     "password_changed": "the session ended with a password change",
     "unknown": "the refresh token is unknown",
 }
+# What a refresh can come to: a new token, the same one again, or a refusal for a reason.
+REFRESH_OUTCOMES = ("rotated", "grace", *REFUSALS)
 
 
 def revoke_sessions_call(
@@ -81,14 +83,17 @@ class SessionStore:
         max_age: int,
         reuse_grace: int,
         now: Callable[[], float] = time.time,
+        on_refresh: Callable[[str, str | None], None] = lambda outcome, user_id: None,
         on_reuse: Callable[[str, str], None] = lambda user_id, session_id: None,
     ) -> None:
-        """`on_reuse(user_id, session_id)` is told each time a reuse ends a session."""
+        """`on_refresh(outcome, user id when the token was genuine)` hears of every refresh, one
+        of REFRESH_OUTCOMES; `on_reuse(user_id, session_id)` of each reuse that ends a session."""
         self._redis = client
         self._idle_ms = idle_ttl * 1000
         self._max_age_ms = max_age * 1000
         self._grace_ms = reuse_grace * 1000
         self._now = now
+        self._on_refresh = on_refresh
         self._on_reuse = on_reuse
         self._create = client.register_script(load_script("auth_service", "create_session.lua"))
         self._rotate = client.register_script(load_script("auth_service", "rotate_session.lua"))
@@ -128,6 +133,7 @@ class SessionStore:
         """
         ids = parse_refresh_token(refresh_token)
         if ids is None:
+            self._on_refresh("unknown", None)
             raise refused("unknown")
         token = str(refresh_token)
         nonce = new_nonce()
@@ -143,13 +149,14 @@ class SessionStore:
                   hash_refresh_token(successor_token(token, nonce)), ids.session_id, SPENT_TOKENS_KEPT],
         )
         outcome = result[0].decode()
-        if outcome == "ended":
-            reason = result[1].decode()
-            if len(result) > 2 and reason == "reused":
-                self._on_reuse(ids.user_id, ids.session_id)
+        reason = result[1].decode() if outcome == "ended" else outcome
+        detected_reuse = outcome == "ended" and reason == "reused" and len(result) > 2
+        # The user id in the token is genuine only when the token matched its session.
+        self._on_refresh(reason, ids.user_id if outcome in ("rotated", "grace") or detected_reuse else None)
+        if detected_reuse:
+            self._on_reuse(ids.user_id, ids.session_id)
+        if outcome not in ("rotated", "grace"):
             raise refused(reason)
-        if outcome == "unknown":
-            raise refused("unknown")
         used_nonce, idle_deadline, _, email, role = result[1:]
         return IssuedRefresh(
             successor_token(token, used_nonce.decode()),

@@ -11,6 +11,7 @@ from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwks import JwksKeys, load_pem_public_keys
 from shared.jwt import KeySource, TokenVerifier, init_verifier
+from shared.observability import init_observability
 from shared.store import connect_redis
 
 
@@ -31,6 +32,7 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    init_observability(app)
     verifier = TokenVerifier(
         key_source(config), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
     )

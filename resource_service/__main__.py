@@ -11,12 +11,10 @@ from shared.config import ConfigError
 
 def _serve(args: argparse.Namespace) -> int:
     from resource_service import create_app
-    from shared.serve import run_gunicorn
+    from shared.serve import serve
 
     # The app is built before gunicorn starts, so a bad setting stops us here, once.
-    config = ResourceConfig.from_env()
-    app = create_app(config)
-    run_gunicorn(app, config.host, config.port)
+    serve("resource_service.gunicorn_conf", lambda: create_app(ResourceConfig.from_env()))
     return 0
 
 

@@ -12,7 +12,6 @@ from shared.config import (
     ConfigError,
     env_http_url,
     env_int,
-    env_port,
     env_redis_url,
     env_str,
     read_file,
@@ -22,8 +21,6 @@ from shared.config import (
 @dataclass(frozen=True)
 class ResourceConfig:
     redis_url: str
-    host: str
-    port: int
     issuer: str
     audience: str
     # Exactly one of the two: PEM texts of trusted public keys, or the auth service's JWKS URL.
@@ -44,8 +41,6 @@ class ResourceConfig:
             raise ConfigError(f"set exactly one of JWT_PUBLIC_KEY_FILE and JWKS_URL ({state})")
         return cls(
             redis_url=env_redis_url(environ),
-            host=env_str(environ, "RESOURCE_HOST", "127.0.0.1"),
-            port=env_port(environ, "RESOURCE_PORT", 8002),
             issuer=env_str(environ, "JWT_ISSUER", DEFAULT_ISSUER),
             audience=env_str(environ, "JWT_AUDIENCE", DEFAULT_AUDIENCE),
             public_key_pems=tuple(read_file("JWT_PUBLIC_KEY_FILE", path) for path in key_files),

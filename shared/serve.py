@@ -1,14 +1,70 @@
-"""Serving a prebuilt Flask app with gunicorn in the foreground (`python -m <service> serve`)."""
+"""Serving a service with gunicorn: its settings from the environment, and `python -m <service> serve`.
+
+Each service's `gunicorn_conf.py` holds `settings = gunicorn_settings(...)` and prepares the
+metrics directory (shared/metrics.py). Both `gunicorn -c <service>/gunicorn_conf.py` and
+`python -m <service> serve` read that module, so both ways of starting a service run alike.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging.config
 import os
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from shared.config import env_int
+from shared.config import env_int, env_port, env_str
+from shared.logs import logging_config
+from shared.metrics import remove_multiprocess_dir
+
+
+def default_workers() -> int:
+    """Gunicorn's rule of thumb: 2 × the cores this process may use + 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return 2 * cores + 1
+
+
+# Each service's listening address: <PREFIX>_HOST (default 127.0.0.1) and <PREFIX>_PORT.
+ADDRESSES = {"auth_service": ("AUTH", 8001), "resource_service": ("RESOURCE", 8002)}
+
+
+def gunicorn_settings(service: str) -> dict[str, Any]:
+    """The gunicorn settings of `service`, read from the environment."""
+    prefix, default_port = ADDRESSES[service]
+    host = env_str(os.environ, f"{prefix}_HOST", "127.0.0.1")
+    port = env_port(os.environ, f"{prefix}_PORT", default_port)
+    return {
+        "wsgi_app": f"{service}:create_app()",
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": env_int(os.environ, "WEB_CONCURRENCY", default_workers(), minimum=1, maximum=64),
+        "proc_name": service,
+        # A worker silent this long is stuck (Redis calls time out within seconds): replace it.
+        "timeout": 30,
+        "graceful_timeout": 10,
+        # Gunicorn's control socket defaults to one path per user: two services would share it.
+        "control_socket_disable": True,
+        # The app logs each request itself, in JSON with its request id: no second access log.
+        "accesslog": None,
+        "errorlog": "-",
+        "logconfig_dict": logging_config(service),
+        "child_exit": child_exit,
+        "on_exit": on_exit,
+    }
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Gunicorn hook: a worker exited; drop its live-gauge files (its counters still count)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    """Gunicorn hook: the server stops; remove the metrics directory if it was a temporary one."""
+    remove_multiprocess_dir()
 
 
 class _PrebuiltApplication(BaseApplication):  # type: ignore[misc]
@@ -27,17 +83,14 @@ class _PrebuiltApplication(BaseApplication):  # type: ignore[misc]
         return self._app
 
 
-def run_gunicorn(app: Flask, host: str, port: int) -> None:
-    """Serve `app` on host:port until SIGINT/SIGTERM; WEB_CONCURRENCY sets the worker count."""
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": env_int(os.environ, "WEB_CONCURRENCY", 2, minimum=1, maximum=64),
-        "accesslog": "-",
-        "errorlog": "-",
-        # The request line only: never headers or bodies, which carry tokens and passwords.
-        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
-        "graceful_timeout": 10,
-        # Gunicorn's control socket defaults to one path per user: two services would share it.
-        "control_socket_disable": True,
-    }
-    _PrebuiltApplication(app, options).run()
+def serve(conf_module: str, build_app: Callable[[], Flask]) -> None:
+    """Serve the app `build_app` makes with the settings of `conf_module`, until SIGINT/SIGTERM."""
+    # The config first: it decides where metrics live, which must precede building the app.
+    settings: dict[str, Any] = importlib.import_module(conf_module).settings
+    logging.config.dictConfig(settings["logconfig_dict"])
+    try:
+        app = build_app()
+    except BaseException:
+        remove_multiprocess_dir()
+        raise
+    _PrebuiltApplication(app, settings).run()

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import prometheus_client  # noqa: F401  (its first import picks memory or files: memory, for this process)
 import pytest
 import redis
 from cryptography.hazmat.primitives import serialization

@@ -21,23 +21,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Service:
-    """One service (`python -m <module> serve`) under gunicorn, its output in a log file."""
+    """One service (`python -m <module> serve`, or `command`) under gunicorn, its output in a log file."""
 
-    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, module: str, env: dict[str, str], log_path: Path, command: list[str] | None = None) -> None:
         self.module = module
+        self.command = command or [sys.executable, "-m", module, "serve"]
         self.env = env
         self.log_path = log_path
         port_variable = "AUTH_PORT" if module == "auth_service" else "RESOURCE_PORT"
         self.port = int(env[port_variable])
         self.url = f"http://127.0.0.1:{self.port}"
-        self.argv = [sys.executable, "-m", module, "serve"]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Service:
         """Start the service and wait until /healthz answers."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.argv, cwd=REPO, env=self.env,
+                self.command, cwd=REPO, env=self.env,
                 stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 20
@@ -45,7 +45,7 @@ class Service:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # workers may still be booting
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.module} did not start:\n{self.log()}")
@@ -93,11 +93,11 @@ StartService = Callable[..., Service]
 
 @pytest.fixture
 def start_service(tmp_path: Path) -> Iterator[StartService]:
-    """`start_service(module, env)` starts a service for this test; all stop at its end."""
+    """`start_service(module, env, command=None)` starts a service for this test; all stop at its end."""
     started = itertools.count()
     with ExitStack() as stack:
-        def start(module: str, env: dict[str, str]) -> Service:
-            service = Service(module, env, tmp_path / f"{module}-{next(started)}.log")
+        def start(module: str, env: dict[str, str], command: list[str] | None = None) -> Service:
+            service = Service(module, env, tmp_path / f"{module}-{next(started)}.log", command)
             stack.callback(service.stop)
             return service.start()
 

@@ -89,11 +89,11 @@ def wait_for_expiry() -> None:
 def refreshes_logged(auth: Service, since: int) -> int:
     """POST /refresh lines in the auth service's access log after offset `since`.
 
-    Gunicorn writes a line just after its answer: wait a little for the first.
+    The line is written just after the answer: wait a little for the first.
     """
     deadline = time.monotonic() + 5
     while True:
-        count = auth.log()[since:].count('"POST /refresh ')
+        count = auth.log()[since:].count('"message": "POST /refresh ')
         if count or time.monotonic() > deadline:
             return count
         time.sleep(0.05)
@@ -113,7 +113,7 @@ def test_an_expired_access_token_is_refreshed_and_the_call_sent_again(services, 
     me = client.get(f"{resource.url}/me")
     assert me.status_code == 200 and me.json()["email"] == email
     assert refreshes_logged(auth, log_start) == 1
-    assert '"GET /me HTTP/1.1" 401' in resource.log()[resource_log_start:], "the token had not expired"
+    assert '"message": "GET /me 401"' in resource.log()[resource_log_start:], "the token had not expired"
     assert len(http.pairs) == 2
 
     # The client's own log lines, requests' and urllib3's, and its repr hold no token.

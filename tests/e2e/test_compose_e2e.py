@@ -50,8 +50,7 @@ def healthcheck(name: str, env: dict[str, str]) -> int:
 
 def start(stack: ExitStack, name: str, env: dict[str, str], log_dir: Path) -> Service:
     package = "auth_service" if name == "auth" else "resource_service"
-    service = Service(package, env, log_dir / f"{name}.log")
-    service.argv = on_this_machine(container_command(name), name)
+    service = Service(package, env, log_dir / f"{name}.log", on_this_machine(container_command(name), name))
     stack.callback(service.stop)
     return service.start()
 

@@ -269,7 +269,9 @@ def test_a_refused_refresh_says_why(redis_client, redis_server, key_file, make_a
     assert_error(reuse, 400, "invalid_grant")
     assert reuse.json["reason"] == "reused"
     (event,) = [r for r in caplog.records if r.name == "auth_service.security"]
-    assert event.event == "refresh_token_reuse" and event.session_id == second["refresh_token"].split(".")[1]
+    fields = event.fields  # what the JSON log line carries beside the message
+    assert fields["event"] == "refresh_token_reuse" and fields["session_id"] == second["refresh_token"].split(".")[1]
+    assert fields["client"] == "127.0.0.1"
     assert first["refresh_token"] not in caplog.text and second["refresh_token"] not in caplog.text
     after = client.post("/refresh", json={"refresh_token": second["refresh_token"]})
     assert after.json["reason"] == "reused" and len(caplog.records) == 1

@@ -21,7 +21,6 @@ def key_file(tmp_path, rsa_private_key):
 def test_defaults_are_the_contracts(key_file):
     config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file)})
     assert config.redis_url == "redis://127.0.0.1:6379/0"
-    assert (config.host, config.port) == ("127.0.0.1", 8001)
     assert config.access_token_ttl == 900
     assert config.refresh_token_ttl == 1_209_600
     assert config.session_max_age == 2_592_000
@@ -37,7 +36,6 @@ def test_defaults_are_the_contracts(key_file):
         ("REFRESH_TOKEN_TTL", "-5"),
         ("SESSION_MAX_AGE", "1.5"),
         ("REFRESH_REUSE_GRACE", "-1"),
-        ("AUTH_PORT", "70000"),
         ("REDIS_URL", "http://localhost"),
         ("JWT_PRIVATE_KEY_FILE", "/nonexistent/key.pem"),
         ("ARGON2_MEMORY_KIB", "4"),
@@ -62,11 +60,14 @@ def test_a_file_that_is_no_key_is_refused(tmp_path):
         load_key_ring(config.private_key_pems)
 
 
-def test_serve_with_a_bad_setting_prints_one_line_and_exits(key_file):
-    env = {"PATH": "/usr/bin:/bin", "JWT_PRIVATE_KEY_FILE": str(key_file), "ACCESS_TOKEN_TTL": "soon"}
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [("ACCESS_TOKEN_TTL", "soon", "ACCESS_TOKEN_TTL must be a whole number, got 'soon'"),
+     ("AUTH_PORT", "70000", "AUTH_PORT must be from 1 to 65535, got 70000")],
+)
+def test_serve_with_a_bad_setting_prints_one_line_and_exits(key_file, variable, value, message):
+    env = {"PATH": "/usr/bin:/bin", "JWT_PRIVATE_KEY_FILE": str(key_file), variable: value}
     result = subprocess.run([sys.executable, "-m", "auth_service", "serve"], env=env,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "config error: ACCESS_TOKEN_TTL must be a whole number, got 'soon'"
-    ]
+    assert result.stderr.strip().splitlines() == [f"config error: {message}"]

@@ -17,7 +17,6 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 from flask import Flask
-from gunicorn.app.base import BaseApplication
 
 from auth_service import create_app as create_auth_app
 from auth_service.__main__ import main as auth_main
@@ -25,7 +24,7 @@ from auth_service.config import AuthConfig
 from resource_service import create_app as create_resource_app
 from resource_service.__main__ import main as resource_main
 from resource_service.config import ResourceConfig
-from shared.serve import run_gunicorn
+from shared.serve import gunicorn_settings
 from tests.conftest import write_private_key, write_public_key
 from tests.containers import (
     APP_SERVICES,
@@ -80,16 +79,15 @@ def runnable_env(name: str, key_files: tuple[Path, Path]) -> dict[str, str]:
     return env
 
 
-def read_by_service(package: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[set[str], Any]:
-    """The variables `python -m <package> serve` reads from `env`, and the config it builds."""
+def read_by_service(package: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[set[str], str, int]:
+    """The variables `python -m <package> serve` reads from `env`, and the host and port it binds."""
     environ = RecordingEnviron(env)
-    config = CONFIGS[package].from_env(environ)
-    # serve reads the environment itself too (WEB_CONCURRENCY): run it up to gunicorn's start.
+    CONFIGS[package].from_env(environ)
+    # Its gunicorn settings read the environment too (address, WEB_CONCURRENCY).
     with monkeypatch.context() as patch:
         patch.setattr(os, "environ", environ)
-        patch.setattr(BaseApplication, "run", lambda self: None)
-        run_gunicorn(Flask(package), config.host, config.port)
-    return environ.read, config
+        host, _, port = gunicorn_settings(package)["bind"].rpartition(":")
+    return environ.read, host, int(port)
 
 
 def published(service: dict[str, Any]) -> list[tuple[str, int, int]]:
@@ -131,7 +129,7 @@ def test_docker_compose_accepts_the_file_and_reads_it_as_we_do(compose):
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_every_variable_a_container_sets_is_one_its_service_reads(name, key_files, monkeypatch):
     env = runnable_env(name, key_files)
-    read, _ = read_by_service(APP_SERVICES[name], env, monkeypatch)
+    read, _, _ = read_by_service(APP_SERVICES[name], env, monkeypatch)
     unread = sorted(set(env) - read)
     assert not unread, f"{name} sets {unread}, which {APP_SERVICES[name]} never reads"
 
@@ -139,11 +137,11 @@ def test_every_variable_a_container_sets_is_one_its_service_reads(name, key_file
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_containers_listen_on_every_interface_at_the_published_port(name, compose, key_files, monkeypatch):
     service = compose["services"][name]
-    _, config = read_by_service(APP_SERVICES[name], runnable_env(name, key_files), monkeypatch)
-    assert config.host == "0.0.0.0", "a service on 127.0.0.1 cannot be reached from outside its container"
+    _, host, port = read_by_service(APP_SERVICES[name], runnable_env(name, key_files), monkeypatch)
+    assert host == "0.0.0.0", "a service on 127.0.0.1 cannot be reached from outside its container"
     ports = published(service)
-    assert ports and {container for _, _, container in ports} == {config.port}
-    assert service_stage(service).expose == [config.port]
+    assert ports and {container for _, _, container in ports} == {port}
+    assert service_stage(service).expose == [port]
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -182,8 +180,8 @@ def test_healthchecks_poll_a_route_that_answers_on_the_service_port(name, compos
     port_variable = code.split("os.environ['")[1].split("']")[0]
     path = code.split("+ '")[1].split("'")[0]
     env = runnable_env(name, key_files)
-    _, config = read_by_service(APP_SERVICES[name], env, monkeypatch)
-    assert env[port_variable] == str(config.port)
+    _, _, port = read_by_service(APP_SERVICES[name], env, monkeypatch)
+    assert env[port_variable] == str(port)
     assert app_for(name, key_files).test_client().get(path).status_code == 200
 
 
