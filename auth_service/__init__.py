@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from auth_service import oauth
 from auth_service.accounts import AccountStore
 from auth_service.api import AuthServices, bp
+from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
 from auth_service.keys import load_key_ring
 from auth_service.passwords import PasswordHasher
@@ -35,6 +37,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
             max_age=config.session_max_age,
             reuse_grace=config.refresh_reuse_grace,
         ),
+        clients=ClientStore(client),
         access_tokens=AccessTokenIssuer(
             keys, issuer=config.issuer, audience=config.audience, ttl=config.access_token_ttl
         ),
@@ -46,4 +49,5 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     init_verifier(app, verifier)
     register_error_handlers(app)
     app.register_blueprint(bp)
+    app.register_blueprint(oauth.bp)
     return app

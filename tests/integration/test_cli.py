@@ -46,3 +46,29 @@ def test_generate_key_writes_a_private_key_once(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
     second = cli("generate-key", str(path), env={"PATH": "/usr/bin:/bin"})
     assert second.returncode != 0 and "exists" in second.stderr
+
+
+def test_create_client_prints_the_secret_once_and_revoke_client_ends_it(redis_client, redis_server):
+    env = {"PATH": "/usr/bin:/bin", "REDIS_URL": redis_server.url}
+    made = cli("create-client", "billing", "--scope", "users:read", env=env)
+    assert made.returncode == 0, made.stderr
+    printed = json.loads(made.stdout)
+    assert set(printed) == {"client_id", "client_secret"}
+    assert printed["client_secret"] not in made.stderr
+    record = redis_client.hgetall(f"client:{{{printed['client_id']}}}")
+    assert record[b"name"] == b"billing" and record[b"scope"] == b"users:read"
+    assert printed["client_secret"].encode() not in b"".join(record.values())
+
+    revoked = cli("revoke-client", printed["client_id"], env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert redis_client.exists(f"client:{{{printed['client_id']}}}") == 0
+    again = cli("revoke-client", printed["client_id"], env=env)
+    assert again.returncode == 1 and again.stderr.strip() == f"error: no client {printed['client_id']}"
+
+
+def test_create_client_refuses_unknown_scopes(redis_client, redis_server):
+    env = {"PATH": "/usr/bin:/bin", "REDIS_URL": redis_server.url}
+    result = cli("create-client", "billing", "--scope", "users:read admin", env=env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: unknown scope 'admin'")
+    assert list(redis_client.scan_iter("client:*")) == []
