@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from auth_service import oauth
 from auth_service.accounts import AccountStore
 from auth_service.api import AuthServices, bp
+from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
 from auth_service.events import AuthEvents
 from auth_service.keys import load_key_ring
@@ -43,6 +45,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
             on_refresh=events.refresh,
             on_reuse=events.reuse,
         ),
+        clients=ClientStore(client),
         access_tokens=AccessTokenIssuer(
             keys, issuer=config.issuer, audience=config.audience, ttl=config.access_token_ttl
         ),
@@ -55,6 +58,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     init_verifier(app, verifier)
     register_error_handlers(app)
     app.register_blueprint(bp)
+    app.register_blueprint(oauth.bp)
     if config.trusted_proxy_count:
         # The client is the address the outermost trusted proxy saw, nothing a client wrote itself.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_count, x_proto=0)  # type: ignore[method-assign]

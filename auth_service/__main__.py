@@ -1,4 +1,4 @@
-"""Command line: serve, create-user, set-role, generate-key."""
+"""Command line: serve, create-user, set-role, generate-key, create-client, revoke-client."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import redis
 
 from auth_service.accounts import AccountStore, normalize_email
+from auth_service.clients import KNOWN_SCOPES, ClientStore
 from auth_service.config import AuthConfig, HashingConfig
 from auth_service.passwords import PasswordHasher
 from shared.config import ConfigError, env_redis_url
@@ -69,6 +70,26 @@ def _reset_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clients() -> ClientStore:
+    """The service-client store, configured by REDIS_URL alone."""
+    return ClientStore(connect_redis(env_redis_url(os.environ)))
+
+
+def _create_client(args: argparse.Namespace) -> int:
+    client, secret = _clients().create(args.name, args.scope)
+    print(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+    print(f"client {client.name!r} may ask for: {client.scope}; the secret is not kept, store it now",
+          file=sys.stderr)
+    return 0
+
+
+def _revoke_client(args: argparse.Namespace) -> int:
+    if not _clients().revoke(args.client_id):
+        raise SystemExit(f"error: no client {args.client_id}")
+    print(f"revoked {args.client_id}; access tokens it holds live out ACCESS_TOKEN_TTL")
+    return 0
+
+
 def _generate_key(args: argparse.Namespace) -> int:
     from auth_service.keys import generate_key
 
@@ -101,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     keygen = commands.add_parser("generate-key", help="write a new RSA private key as PEM")
     keygen.add_argument("path")
     keygen.set_defaults(run=_generate_key)
+    new_client = commands.add_parser("create-client", help="create a service client (client_credentials)")
+    new_client.add_argument("name")
+    new_client.add_argument("--scope", required=True, help=f"space-separated, of: {' '.join(KNOWN_SCOPES)}")
+    new_client.set_defaults(run=_create_client)
+    revoke = commands.add_parser("revoke-client", help="delete a service client; its secret stops working")
+    revoke.add_argument("client_id")
+    revoke.set_defaults(run=_revoke_client)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

@@ -9,6 +9,7 @@ import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from auth_service.accounts import AccountStore, scope_for
+from auth_service.clients import ClientStore
 from auth_service.keys import KeyRing
 from auth_service.ratelimit import RateLimiter
 from auth_service.sessions import IssuedRefresh, SessionStore
@@ -27,6 +28,7 @@ class AuthServices:
     redis: redis.Redis
     accounts: AccountStore
     sessions: SessionStore
+    clients: ClientStore
     access_tokens: AccessTokenIssuer
     keys: KeyRing
     limits: RateLimiter
@@ -81,12 +83,9 @@ def register() -> tuple[Response, int]:
     return jsonify(user), 201
 
 
-@bp.post("/login")
-def login() -> Response:
+def login_with_password(email: str, password: str) -> Response:
+    """Check a password and open a session: POST /login, and /token with grant_type=password."""
     svc = services()
-    svc.limits.limit_address("login", request.remote_addr)
-    body = json_body()
-    email, password = required_string(body, "email"), required_string(body, "password")
     # Throttled before the password is checked: during a lock the right password gets 429 too.
     svc.limits.start_login(email)
     account = svc.accounts.authenticate(email, password)
@@ -95,12 +94,24 @@ def login() -> Response:
     return token_pair(issued, account["email"], account)
 
 
+def refresh_with_token(refresh_token: str) -> Response:
+    """Spend a refresh token for the next pair: POST /refresh, and /token with grant_type=refresh_token."""
+    issued = services().sessions.rotate(refresh_token)
+    return token_pair(issued, issued.email, {"role": issued.role})
+
+
+@bp.post("/login")
+def login() -> Response:
+    services().limits.limit_address("login", request.remote_addr)
+    body = json_body()
+    return login_with_password(required_string(body, "email"), required_string(body, "password"))
+
+
 @bp.post("/refresh")
 def refresh() -> Response:
     services().limits.limit_address("refresh", request.remote_addr)
     body = json_body()
-    issued = services().sessions.rotate(required_string(body, "refresh_token"))
-    return token_pair(issued, issued.email, {"role": issued.role})
+    return refresh_with_token(required_string(body, "refresh_token"))
 
 
 @bp.post("/logout")

@@ -79,24 +79,31 @@ class AccessTokenIssuer:
         self, keys: KeyRing, *, issuer: str, audience: str, ttl: int, now: Callable[[], float] = time.time
     ) -> None:
         self._keys = keys
-        self._issuer = issuer
+        self.issuer = issuer
         self._audience = audience
         self.ttl = ttl
         self._now = now
 
     def issue(self, *, subject: str, email: str, scope: str, session_id: str) -> str:
         """A signed access token with the contract's claims (RFC 9068 §2.2)."""
+        return self._sign(subject, scope, {"sid": session_id, "email": email})
+
+    def issue_for_client(self, *, client_id: str, scope: str) -> str:
+        """An access token for a service client itself (client credentials): no user, no session."""
+        # RFC 9068 §2.2: with no resource owner, `sub` names the client; `client_id` says so too.
+        return self._sign(client_id, scope, {"client_id": client_id})
+
+    def _sign(self, subject: str, scope: str, extra: dict[str, str]) -> str:
         now = int(self._now())
         claims = {
-            "iss": self._issuer,
+            "iss": self.issuer,
             "sub": subject,
             "aud": self._audience,
             "exp": now + self.ttl,
             "iat": now,
             "jti": secrets.token_urlsafe(16),
             "scope": scope,
-            "sid": session_id,
-            "email": email,
+            **extra,
         }
         headers = {"typ": "at+jwt", "kid": self._keys.signing_kid}
         return jwt.encode(claims, self._keys.signing_key, algorithm="RS256", headers=headers)

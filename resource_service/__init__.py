@@ -7,6 +7,7 @@ from flask import Flask
 from resource_service.api import ResourceServices, bp
 from resource_service.config import ResourceConfig
 from resource_service.users import UserDirectory
+from shared.discovery import discover_jwks_uri
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwks import JwksKeys, load_pem_public_keys
@@ -16,14 +17,14 @@ from shared.store import connect_redis
 
 
 def key_source(config: ResourceConfig) -> KeySource:
-    """The trusted public keys: the PEM files, or the auth service's JWKS."""
-    if config.jwks_url:
-        return JwksKeys(
-            config.jwks_url,
-            refetch_interval=config.jwks_refetch_interval,
-            max_age=config.jwks_cache_ttl,
-        )
-    return load_pem_public_keys(config.public_key_pems)
+    """The trusted public keys: the PEM files, or the auth service's JWKS, named or discovered."""
+    if config.public_key_pems:
+        return load_pem_public_keys(config.public_key_pems)
+    return JwksKeys(
+        config.jwks_url or discover_jwks_uri(config.issuer),
+        refetch_interval=config.jwks_refetch_interval,
+        max_age=config.jwks_cache_ttl,
+    )
 
 
 def create_app(config: ResourceConfig | None = None) -> Flask:

@@ -23,7 +23,8 @@ class ResourceConfig:
     redis_url: str
     issuer: str
     audience: str
-    # Exactly one of the two: PEM texts of trusted public keys, or the auth service's JWKS URL.
+    # At most one of the two: PEM texts of trusted public keys, or the auth service's JWKS URL.
+    # Neither: the JWKS URL comes from the issuer's metadata (RFC 8414) at start.
     public_key_pems: tuple[bytes, ...]
     jwks_url: str | None
     jwks_refetch_interval: int
@@ -36,9 +37,14 @@ class ResourceConfig:
         raw_files = environ.get("JWT_PUBLIC_KEY_FILE", "")
         key_files = [path.strip() for path in raw_files.split(",") if path.strip()]
         jwks_url = env_http_url(environ, "JWKS_URL")
-        if bool(key_files) == bool(jwks_url):
-            state = "both are set" if key_files else "neither is set"
-            raise ConfigError(f"set exactly one of JWT_PUBLIC_KEY_FILE and JWKS_URL ({state})")
+        if key_files and jwks_url:
+            raise ConfigError("set at most one of JWT_PUBLIC_KEY_FILE and JWKS_URL (both are set)")
+        if not key_files and not jwks_url and not environ.get("JWT_ISSUER", "").strip():
+            # The default issuer is for a local run; keys are never looked for there unasked.
+            raise ConfigError(
+                "JWT_ISSUER is required to find the keys in its metadata when neither "
+                "JWT_PUBLIC_KEY_FILE nor JWKS_URL is set"
+            )
         return cls(
             redis_url=env_redis_url(environ),
             issuer=env_str(environ, "JWT_ISSUER", DEFAULT_ISSUER),

@@ -37,17 +37,8 @@ echo "auth service on http://127.0.0.1:$AUTH_PORT"
 python -m auth_service serve &
 pids+=($!)
 if [ -e resource_service/__main__.py ]; then
-  # The resource service reads the auth service's JWKS at start: let the auth service come up.
-  python - <<PY
-import time, urllib.request
-for _ in range(100):
-    try:
-        urllib.request.urlopen("http://127.0.0.1:$AUTH_PORT/healthz", timeout=1)
-        break
-    except OSError:
-        time.sleep(0.1)
-PY
-  export JWKS_URL="${JWKS_URL:-http://127.0.0.1:$AUTH_PORT/.well-known/jwks.json}"
+  # Given JWT_ISSUER alone, the resource service finds the JWKS in the auth service's
+  # RFC 8414 metadata, waiting for it to come up.
   echo "resource service on http://127.0.0.1:$RESOURCE_PORT"
   python -m resource_service serve &
   pids+=($!)

@@ -46,6 +46,32 @@ class InvalidGrantError(OAuthError):
     description = "the refresh token is unknown, expired, revoked or reused"
 
 
+class InvalidClientError(OAuthError):
+    """RFC 6749 §5.2 invalid_client: unknown client, wrong secret, or no client authentication.
+
+    Always 401 with a Basic challenge, which §5.2 requires after HTTP Basic and allows otherwise.
+    """
+
+    error = "invalid_client"
+    status_code = 401
+    description = "client authentication failed"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": f"Basic realm={_quote(REALM)}"}
+
+
+class UnsupportedGrantTypeError(OAuthError):
+    error = "unsupported_grant_type"
+    status_code = 400
+    description = "the grant type is not one this server supports"
+
+
+class InvalidScopeError(OAuthError):
+    error = "invalid_scope"
+    status_code = 400
+    description = "the requested scope is unknown or exceeds what was granted"
+
+
 class InvalidCredentialsError(OAuthError):
     error = "invalid_credentials"
     status_code = 401

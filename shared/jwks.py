@@ -141,10 +141,14 @@ class JwksKeys:
         log.info("fetched %d keys from %s", len(keys), self._where)
 
     def _fetch(self) -> bytes:
-        request = urllib.request.Request(self._url, headers={"Accept": "application/json"})  # noqa: S310
-        # The scheme was checked to be http(s) in the constructor.
-        with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
-            body: bytes = response.read(MAX_JWKS_BYTES + 1)
-        if len(body) > MAX_JWKS_BYTES:
-            raise ValueError("the JWKS is too large")
-        return body
+        return http_get_json(self._url, self._timeout)
+
+
+def http_get_json(url: str, timeout: float) -> bytes:
+    """The body of a GET of `url` (an http(s) URL the caller checked); OSError or ValueError on failure."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        body: bytes = response.read(MAX_JWKS_BYTES + 1)
+    if len(body) > MAX_JWKS_BYTES:
+        raise ValueError("the answer is too large")
+    return body

@@ -24,6 +24,11 @@ def session_key(user_id: str, session_id: str) -> str:
     return f"user:{{{user_id}}}:session:{session_id}"
 
 
+def client_key(client_id: str) -> str:
+    """Hash: a service client (name, scope, SHA-256 of its secret, created_at); its own hash tag."""
+    return f"client:{{{client_id}}}"
+
+
 SPENT_SUFFIX = ":spent"
 
 

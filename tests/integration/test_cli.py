@@ -60,3 +60,29 @@ def test_reset_password_sets_it_and_ends_every_session(redis_client, redis_serve
     assert redis_client.hget(redis_keys.session_key(made["id"], "s1"), "ended") == b"password_changed"
     stored = redis_client.hget(redis_keys.user_key(made["id"]), "password_hash")
     assert stored.startswith(b"$argon2id$") and b"brand new" not in stored
+
+
+def test_create_client_prints_the_secret_once_and_revoke_client_ends_it(redis_client, redis_server):
+    env = {"PATH": "/usr/bin:/bin", "REDIS_URL": redis_server.url}
+    made = cli("create-client", "billing", "--scope", "users:read", env=env)
+    assert made.returncode == 0, made.stderr
+    printed = json.loads(made.stdout)
+    assert set(printed) == {"client_id", "client_secret"}
+    assert printed["client_secret"] not in made.stderr
+    record = redis_client.hgetall(f"client:{{{printed['client_id']}}}")
+    assert record[b"name"] == b"billing" and record[b"scope"] == b"users:read"
+    assert printed["client_secret"].encode() not in b"".join(record.values())
+
+    revoked = cli("revoke-client", printed["client_id"], env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert redis_client.exists(f"client:{{{printed['client_id']}}}") == 0
+    again = cli("revoke-client", printed["client_id"], env=env)
+    assert again.returncode == 1 and again.stderr.strip() == f"error: no client {printed['client_id']}"
+
+
+def test_create_client_refuses_unknown_scopes(redis_client, redis_server):
+    env = {"PATH": "/usr/bin:/bin", "REDIS_URL": redis_server.url}
+    result = cli("create-client", "billing", "--scope", "users:read admin", env=env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: unknown scope 'admin'")
+    assert list(redis_client.scan_iter("client:*")) == []
