@@ -9,13 +9,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
 from auth_service.passwords import PasswordHasher, check_password_rules
 from shared import redis_keys
 from shared.accounts import check_name, has_control_characters
 from shared.errors import EmailTakenError, InvalidCredentialsError, InvalidRequestError
-from shared.store import load_script
+from shared.store import RedisClient, load_script
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321 §4.5.3.1.3, a path of 256 less the brackets
 ROLE_SCOPES = {"user": "users:read", "admin": "users:read users:write"}
@@ -48,7 +46,7 @@ class AccountStore:
     """Creates and authenticates accounts kept in Redis."""
 
     def __init__(
-        self, client: redis.Redis, hasher: PasswordHasher, *, now: Callable[[], float] = time.time
+        self, client: RedisClient, hasher: PasswordHasher, *, now: Callable[[], float] = time.time
     ) -> None:
         self._redis = client
         self._hasher = hasher

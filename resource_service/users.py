@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import redis
-
 from shared import redis_keys
 from shared.accounts import PUBLIC_FIELDS
-from shared.store import load_script
+from shared.store import RedisClient, load_script
 
 # Account ids are uuid4().hex; anything else names no account and is not looked up.
 USER_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -41,7 +39,7 @@ def _public(values: Sequence[bytes | str | None]) -> dict[str, str] | None:
 class UserDirectory:
     """Reads and renames accounts kept in Redis by the auth service."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._redis = client
         self._update_name = client.register_script(load_script("resource_service", "update_name.lua"))
         self._list_users = client.register_script(load_script("resource_service", "list_users.lua"))
