@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: a real redis-server, RSA keys, a low Argon2 cost."""
+"""Fixtures shared by every test: a real redis-server and Redis Cluster, RSA keys, a low Argon2 cost."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from redis.cluster import RedisCluster
+
+if TYPE_CHECKING:
+    from tests.redis_cluster import LocalCluster
 
 
 def free_port() -> int:
@@ -82,7 +87,35 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.close()
 
 
-def dump_redis(client: redis.Redis) -> bytes:
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """One Redis Cluster for the whole run: three masters with a replica each (tests/redis_cluster.py)."""
+    from tests.redis_cluster import LocalCluster, cluster_unsupported
+
+    reason = cluster_unsupported()
+    if reason:
+        pytest.skip(reason)
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_client(redis_cluster: LocalCluster) -> Iterator[RedisCluster]:
+    """A client of the cluster as the services make it (shared.store), every master flushed before the test."""
+    from shared.store import connect_redis
+
+    client = connect_redis(redis_cluster.url)
+    assert isinstance(client, RedisCluster)
+    client.flushall()
+    yield client
+    client.close()
+
+
+def dump_redis(client: redis.Redis | RedisCluster) -> bytes:
     """Every key and every value in the database, as one blob to search for secrets."""
     parts: list[bytes] = []
     for key in client.scan_iter():

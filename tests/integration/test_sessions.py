@@ -1,4 +1,4 @@
-"""SessionStore against a real Redis, with a clock the tests move."""
+"""SessionStore against a real Redis, one server and a cluster, with a clock the tests move."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.fixture(params=["server", "cluster"])
+def redis_client(request):
+    """Every test runs on one redis-server and on a Redis Cluster: the scripts must keep to one slot."""
+    return request.getfixturevalue("redis_client" if request.param == "server" else "cluster_client")
 
 
 @pytest.fixture
@@ -168,7 +174,7 @@ def test_revoke_all_ends_every_session_of_the_user_only(store, user_id, redis_cl
         assert "unknown" in refused(store, issued.refresh_token)
     assert store.list(user_id) == []
     assert store.rotate(theirs.refresh_token).user_id == bob
-    assert not [k for k in redis_client.keys(f"user:{{{user_id}}}:*")]
+    assert not list(redis_client.scan_iter(match=f"user:{{{user_id}}}:*"))
 
 
 def test_revoke_by_id_touches_only_the_owners_sessions(store, user_id, redis_client, clock):
