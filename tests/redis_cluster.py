@@ -103,6 +103,15 @@ class LocalCluster:
                     return node
         raise AssertionError(f"no replica of 127.0.0.1:{master.port}")
 
+    def wait_promoted(self, replica: RedisServer, timeout: float = 60) -> None:
+        """Until `replica` serves as a master, and then until the cluster is healthy again."""
+        deadline = time.monotonic() + timeout
+        while self.replication(replica)["role"] != "master":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"127.0.0.1:{replica.port} was not promoted")
+            time.sleep(0.05)
+        self.wait_healthy(timeout)
+
     def wait_healthy(self, timeout: float = 60) -> None:
         """Until every running node sees the cluster OK with three masters, and every replica is in sync."""
         live = [n for n in self.nodes if n.process and n.process.poll() is None]
