@@ -273,7 +273,7 @@ def is_2xx(answer: Answer) -> bool:
     return 200 <= answer.status < 300
 
 
-def test_a_manual_failover_under_load_loses_nothing(redis_cluster: LocalCluster, load: LoadRun):
+def test_failover_by_hand_under_load_loses_nothing(redis_cluster: LocalCluster, load: LoadRun):
     load.wait_rounds(3)
     # The master of the directory: registrations and listings all go through it.
     master = redis_cluster.node_for_key(redis_keys.users_index_key())
@@ -298,7 +298,7 @@ def test_a_manual_failover_under_load_loses_nothing(redis_cluster: LocalCluster,
     assert len(load.registered) >= THREADS * 6 and load.held and load.logged_out
 
 
-def test_a_killed_master_is_replaced_and_the_services_recover(redis_cluster: LocalCluster, load: LoadRun):
+def test_failover_of_a_killed_master_under_load_recovers(redis_cluster: LocalCluster, load: LoadRun):
     load.wait_rounds(3)
     master = redis_cluster.node_for_key(redis_keys.users_index_key())
     replica = redis_cluster.replica_of(master)

@@ -29,6 +29,7 @@ class Clock:
 @pytest.fixture(params=["server", "cluster"])
 def redis_client(request):
     """Every test runs on one redis-server and on a Redis Cluster: the scripts must keep to one slot."""
+    # "redis_client" here is the conftest's, which this fixture overrides.
     return request.getfixturevalue("redis_client" if request.param == "server" else "cluster_client")
 
 
