@@ -8,14 +8,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import redis
-
 from auth_service.passwords import PasswordHasher, check_password_rules
 from auth_service.sessions import revoke_sessions_call
 from shared import redis_keys
 from shared.accounts import check_name, has_control_characters, profile_json, rfc3339
 from shared.errors import EmailTakenError, InvalidCredentialsError, InvalidRequestError
-from shared.store import load_script
+from shared.store import RedisClient, load_script
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321 §4.5.3.1.3, a path of 256 less the brackets
 ROLE_SCOPES = {"user": "users:read", "admin": "users:read users:write"}
@@ -44,7 +42,7 @@ class AccountStore:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         hasher: PasswordHasher,
         *,
         now: Callable[[], float] = time.time,

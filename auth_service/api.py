@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from auth_service.accounts import AccountStore, scope_for
@@ -17,6 +16,7 @@ from auth_service.tokens import AccessTokenIssuer
 from shared.errors import InvalidRequestError, NotFoundError
 from shared.http import json_body
 from shared.jwt import require_token, token_claims
+from shared.store import RedisClient
 
 bp = Blueprint("auth", __name__)
 
@@ -25,7 +25,7 @@ bp = Blueprint("auth", __name__)
 class AuthServices:
     """What the handlers need, built once per app by create_app."""
 
-    redis: redis.Redis
+    redis: RedisClient
     accounts: AccountStore
     sessions: SessionStore
     clients: ClientStore

@@ -10,12 +10,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import redis
-
 from auth_service.accounts import ROLE_SCOPES
 from shared import redis_keys
 from shared.accounts import check_name, rfc3339
 from shared.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
+from shared.store import RedisClient
 
 # Every scope some role grants; a client may hold any of them, in this order.
 KNOWN_SCOPES = tuple(dict.fromkeys(s for scopes in ROLE_SCOPES.values() for s in scopes.split()))
@@ -65,7 +64,7 @@ def hash_client_secret(secret: str) -> str:
 class ClientStore:
     """Service clients kept in Redis, one hash each, the secret only as its SHA-256."""
 
-    def __init__(self, client: redis.Redis, *, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: RedisClient, *, now: Callable[[], float] = time.time) -> None:
         self._redis = client
         self._now = now
 

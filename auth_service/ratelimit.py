@@ -14,13 +14,11 @@ import math
 import time
 from collections.abc import Callable
 
-import redis
-
 from auth_service.accounts import normalize_email
 from auth_service.config import RateLimitConfig
 from shared import redis_keys
 from shared.errors import InvalidRequestError, RateLimitedError
-from shared.store import load_script
+from shared.store import RedisClient, load_script
 
 
 def address_subject(address: str | None) -> str:
@@ -47,7 +45,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         config: RateLimitConfig,
         *,
         now: Callable[[], float] = time.time,

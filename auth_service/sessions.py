@@ -10,8 +10,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import redis
-
 from auth_service.tokens import (
     hash_refresh_token,
     new_nonce,
@@ -23,7 +21,7 @@ from auth_service.tokens import (
 from shared import redis_keys
 from shared.accounts import rfc3339
 from shared.errors import InvalidGrantError
-from shared.store import load_script
+from shared.store import RedisClient, load_script
 
 # Spent-token hashes kept per session for reuse detection: a year of refreshes every 15 minutes
 # would be 35,000; a token older than the last 1,000 rotations is refused without revoking.
@@ -77,7 +75,7 @@ class SessionStore:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         *,
         idle_ttl: int,
         max_age: int,

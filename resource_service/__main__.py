@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import redis
+
 from resource_service.config import ResourceConfig
 from shared.config import ConfigError
 
@@ -29,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
+    except redis.exceptions.ConnectionError:  # a cluster client must reach a node to start
+        print("error: cannot reach Redis at REDIS_URL", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

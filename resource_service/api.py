@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from resource_service.users import UserDirectory, is_cursor, is_user_id
@@ -13,6 +12,7 @@ from shared.accounts import check_name
 from shared.errors import InsufficientScopeError, InvalidRequestError, NotFoundError
 from shared.http import json_body
 from shared.jwt import require_token, token_claims
+from shared.store import RedisClient
 
 bp = Blueprint("resource", __name__)
 
@@ -26,7 +26,7 @@ MAX_PAGE_SIZE = 200
 class ResourceServices:
     """What the handlers need, built once per app by create_app."""
 
-    redis: redis.Redis
+    redis: RedisClient
     users: UserDirectory
 
 

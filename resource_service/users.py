@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import re
 
-import redis
-
 from shared import redis_keys
 from shared.accounts import profile_json
-from shared.store import load_script
+from shared.store import RedisClient, load_script
 
 # Account ids are uuid4().hex; anything else names no account and is not looked up.
 USER_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -35,7 +33,7 @@ def is_cursor(text: str) -> bool:
 class UserDirectory:
     """Reads and renames accounts kept in Redis by the auth service; profiles are JSON texts."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._redis = client
         self._update_name = client.register_script(load_script("resource_service", "update_name.lua"))
         self._list_users = client.register_script(load_script("resource_service", "list_users.lua"))

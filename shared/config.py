@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlparse
 
+from shared.store import cluster_nodes
+
 # Both services agree on these out of the box; deployments set JWT_ISSUER and JWT_AUDIENCE.
 DEFAULT_ISSUER = "http://127.0.0.1:8001"
 DEFAULT_AUDIENCE = "resource-service"
@@ -47,10 +49,16 @@ def env_port(environ: Mapping[str, str], name: str, default: int) -> int:
 
 
 def env_redis_url(environ: Mapping[str, str], default: str = "redis://127.0.0.1:6379/0") -> str:
-    """REDIS_URL, checked for a scheme redis-py understands."""
+    """REDIS_URL: one server (redis://, rediss://, unix://) or a Redis Cluster (redis+cluster://)."""
     url = env_str(environ, "REDIS_URL", default)
-    if urlparse(url).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {url!r}")
+    if urlparse(url).scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+        raise ConfigError(
+            f"REDIS_URL must start with redis://, rediss://, unix:// or redis+cluster://, got {url!r}"
+        )
+    try:
+        cluster_nodes(url)
+    except ValueError as exc:
+        raise ConfigError(f"REDIS_URL {exc}") from None
     return url
 
 

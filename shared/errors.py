@@ -187,7 +187,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)
-    def _store_down(exc: redis.exceptions.RedisError) -> Response:
+    # A cluster mid-failover: CLUSTERDOWN, or no node that answers for a slot.
+    @app.errorhandler(redis.exceptions.ClusterError)
+    @app.errorhandler(redis.exceptions.RedisClusterException)
+    def _store_down(exc: Exception) -> Response:
         log.warning("store unreachable: %s", type(exc).__name__)
         unavailable = TemporarilyUnavailableError()
         response = error_response(unavailable.error, unavailable.description, 503)

@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: a real redis-server, RSA keys, a low Argon2 cost."""
+"""Fixtures shared by every test: a real redis-server and Redis Cluster, RSA keys, a low Argon2 cost."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import prometheus_client  # noqa: F401  (its first import picks memory or files: memory, for this process)
 import pytest
 import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from redis.cluster import RedisCluster
+
+if TYPE_CHECKING:
+    from tests.redis_cluster import LocalCluster
 
 
 def free_port() -> int:
@@ -83,7 +88,39 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.close()
 
 
-def dump_redis(client: redis.Redis) -> bytes:
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """One Redis Cluster for the whole run: three masters with a replica each (tests/redis_cluster.py)."""
+    from tests.redis_cluster import LocalCluster, cluster_unsupported
+
+    reason = cluster_unsupported()
+    if reason:
+        pytest.skip(reason)
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_client(redis_cluster: LocalCluster) -> Iterator[RedisCluster]:
+    """A client of the cluster as the services make it (shared.store), every master flushed before the test."""
+    from shared.store import connect_redis
+
+    client = connect_redis(redis_cluster.url)
+    assert isinstance(client, RedisCluster)
+    client.flushall()
+    yield client
+    client.close()
+    # A RedisCluster made from a URL gives each node a pool that close() leaves open (redis-py 8.1).
+    for node in client.get_nodes():
+        if node.redis_connection:
+            node.redis_connection.connection_pool.disconnect()
+
+
+def dump_redis(client: redis.Redis | RedisCluster) -> bytes:
     """Every key and every value in the database, as one blob to search for secrets."""
     parts: list[bytes] = []
     for key in client.scan_iter():

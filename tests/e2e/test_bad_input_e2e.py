@@ -16,10 +16,7 @@ from typing import NamedTuple
 import pytest
 import requests
 
-from tests.e2e.conftest import Service, base_env
-
-NO_LIMITS = {"LOGIN_DELAY": "0", "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0",
-             "REFRESH_ADDRESS_LIMIT": "0"}
+from tests.e2e.conftest import NO_LIMITS, Service, base_env
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""SessionStore against a real Redis, with a clock the tests move."""
+"""SessionStore against a real Redis, one server and a cluster, with a clock the tests move."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.fixture(params=["server", "cluster"])
+def redis_client(request):
+    """Every test runs on one redis-server and on a Redis Cluster: the scripts must keep to one slot."""
+    # "redis_client" here is the conftest's, which this fixture overrides.
+    return request.getfixturevalue("redis_client" if request.param == "server" else "cluster_client")
 
 
 @pytest.fixture
@@ -172,7 +179,7 @@ def test_revoke_all_ends_every_session_of_the_user_only(store, user_id, redis_cl
     assert store.list(user_id) == []
     assert store.rotate(theirs.refresh_token).user_id == bob
     # What stays of the ended sessions is their reason: no token hash, no spent set.
-    for key in redis_client.keys(f"user:{{{user_id}}}:*"):
+    for key in redis_client.scan_iter(match=f"user:{{{user_id}}}:*"):
         assert redis_client.type(key) == b"hash"
         assert redis_client.hget(key, "ended") == b"revoked" and not redis_client.hexists(key, "current")
 

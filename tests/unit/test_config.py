@@ -10,7 +10,8 @@ import pytest
 from auth_service.config import AuthConfig, HashingConfig
 from auth_service.keys import load_key_ring
 from shared.config import ConfigError
-from tests.conftest import write_private_key
+from shared.store import cluster_nodes
+from tests.conftest import free_port, write_private_key, write_public_key
 
 
 @pytest.fixture
@@ -37,6 +38,11 @@ def test_defaults_are_the_contracts(key_file):
         ("SESSION_MAX_AGE", "1.5"),
         ("REFRESH_REUSE_GRACE", "-1"),
         ("REDIS_URL", "http://localhost"),
+        ("REDIS_URL", "redis+cluster://10.0.0.1"),
+        ("REDIS_URL", "redis+cluster://10.0.0.1:7000,10.0.0.2"),
+        ("REDIS_URL", "redis+cluster://10.0.0.1:7000,,10.0.0.2:7000"),
+        ("REDIS_URL", "redis+cluster://10.0.0.1:99999"),
+        ("REDIS_URL", "redis+cluster://10.0.0.1:7000/2"),
         ("JWT_PRIVATE_KEY_FILE", "/nonexistent/key.pem"),
         ("ARGON2_MEMORY_KIB", "4"),
     ],
@@ -45,6 +51,24 @@ def test_bad_setting_names_the_variable(key_file, variable, value):
     env = {"JWT_PRIVATE_KEY_FILE": str(key_file), variable: value}
     with pytest.raises(ConfigError, match=variable):
         AuthConfig.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("url", "first_node", "nodes"),
+    [
+        ("redis+cluster://10.0.0.1:7000,10.0.0.2:7001/", "redis://10.0.0.1:7000",
+         [("10.0.0.1", 7000), ("10.0.0.2", 7001)]),
+        ("redis+cluster://redis-a:6379", "redis://redis-a:6379", [("redis-a", 6379)]),
+        ("rediss+cluster://app:s3cret@[fd00::1]:7000,[fd00::2]:7000/0?ssl_cert_reqs=required",
+         "rediss://app:s3cret@[fd00::1]:7000?ssl_cert_reqs=required", [("fd00::1", 7000), ("fd00::2", 7000)]),
+    ],
+)
+def test_a_cluster_url_names_its_startup_nodes(key_file, url, first_node, nodes):
+    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), "REDIS_URL": url})
+    assert config.redis_url == url
+    # The first node's URL carries the credentials, TLS and options to every node.
+    assert cluster_nodes(url) == (first_node, nodes)
+    assert cluster_nodes("redis://10.0.0.1:6379/0") is None
 
 
 def test_missing_key_file_setting_is_an_error():
@@ -71,3 +95,12 @@ def test_serve_with_a_bad_setting_prints_one_line_and_exits(key_file, variable, 
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"config error: {message}"]
+
+
+def test_serve_with_no_cluster_node_answering_says_so_in_one_line(tmp_path, rsa_private_key):
+    env = {"PATH": "/usr/bin:/bin", "JWT_PUBLIC_KEY_FILE": str(write_public_key(rsa_private_key, tmp_path / "p.pem")),
+           "REDIS_URL": f"redis+cluster://127.0.0.1:{free_port()}/"}
+    result = subprocess.run([sys.executable, "-m", "resource_service", "serve"], env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["error: cannot reach Redis at REDIS_URL"]
