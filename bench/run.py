@@ -261,6 +261,9 @@ def main() -> int:
             "JWT_ISSUER": f"http://127.0.0.1:{auth_port}",
             "JWT_PRIVATE_KEY_FILE": str(key),
             "WEB_CONCURRENCY": str(WORKERS),
+            "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "1"),
+            # Every request comes from 127.0.0.1: the per-address limits would measure themselves.
+            "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0", "REFRESH_ADDRESS_LIMIT": "0",
         }
         auth = start_service(stack, "auth_service", env, auth_port, work / "auth.log")
         resource_env = {k: v for k, v in env.items() if k != "JWT_PRIVATE_KEY_FILE"}
