@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from auth_service.accounts import AccountStore, scope_for
 from auth_service.keys import KeyRing
+from auth_service.openapi import DOCUMENT
 from auth_service.sessions import IssuedRefresh, SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared.errors import InvalidRequestError, NotFoundError
@@ -143,3 +144,8 @@ def healthz() -> Response:
 def readyz() -> Response:
     services().redis.ping()
     return jsonify(status="ok")
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(DOCUMENT)
