@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from auth_service import create_app
@@ -247,10 +249,12 @@ def test_a_redis_outage_is_503_and_heals_by_itself(tmp_path, key_file, make_app)
         register(client)
         pair = login(client).json
         server.stop()
+        started = time.monotonic()
         for response in (login(client), register(client, email="bob@example.com"),
                          client.post("/refresh", json={"refresh_token": pair["refresh_token"]}),
                          client.get("/readyz")):
             assert_error(response, 503, "temporarily_unavailable")
+        assert time.monotonic() - started < 5  # refused at once: no request waits for Redis
         assert client.get("/healthz").status_code == 200
         server.start()
         assert client.get("/readyz").status_code == 200
