@@ -76,6 +76,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "The page.", "content": json_content({"$ref": "#/components/schemas/UserPage"})},
                 "400": ref("InvalidRequest"),
+                "414": ref("UriTooLong"),
                 "401": ref("InvalidToken"),
                 "403": ref("InsufficientScope"),
                 "503": ref("Unavailable"),

@@ -88,6 +88,7 @@ COMMON_RESPONSES: dict[str, Any] = {
     ),
     "NotFound": error_answer("No such resource.", "not_found"),
     "TooLarge": error_answer("The body is over 64 KiB.", "request_too_large"),
+    "UriTooLong": error_answer("The request line is over 4094 bytes (gunicorn's limit).", "invalid_request"),
     "NotJson": error_answer("The body is not sent as `Content-Type: application/json`.", "unsupported_media_type"),
     "Unavailable": error_answer(
         "The store (Redis) is unreachable; try again shortly.",
@@ -95,6 +96,11 @@ COMMON_RESPONSES: dict[str, Any] = {
         headers={"Retry-After": RETRY_AFTER},
     ),
 }
+
+UNREADABLE = (
+    " A request the server cannot read (a request line over 4094 bytes, a header over 8190 bytes,"
+    " over 100 headers, malformed HTTP) gets 400, 414 or 431 with the same JSON error shape."
+)
 
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
@@ -133,7 +139,7 @@ def document(title: str, description: str, paths: dict[str, Any], schemas: dict[
     """A whole OpenAPI 3.1 document of `paths`, with the shared components added."""
     return {
         "openapi": OPENAPI_VERSION,
-        "info": {"title": title, "version": "1", "description": description},
+        "info": {"title": title, "version": "1", "description": description + UNREADABLE},
         "paths": paths,
         "components": {
             "schemas": {"Error": ERROR_SCHEMA, "Status": STATUS_SCHEMA, **schemas},
