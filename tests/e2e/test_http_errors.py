@@ -31,7 +31,10 @@ def raw_request(port: int, data: bytes) -> tuple[int, str, bytes]:
     return int(status_line.split()[1]), headers["Content-Type"], body
 
 
-def test_requests_gunicorn_cannot_read_get_json(auth):
+def test_requests_gunicorn_cannot_read_get_json(start_service, e2e_env):
+    # One worker: a test this short can stop the service while gunicorn still boots a second
+    # worker, and a SIGTERM racing that boot costs the whole 10 s graceful timeout.
+    auth = start_service("auth_service", {**e2e_env, "WEB_CONCURRENCY": "1"})
     too_big = [
         ("/healthz?q=" + "a" * 5000, {}, 414),  # a request line over gunicorn's 4094 bytes
         ("/healthz", {"X-Big": "a" * 9000}, 431),  # a header over 8190 bytes
