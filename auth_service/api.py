@@ -10,9 +10,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from auth_service.accounts import AccountStore, scope_for
 from auth_service.clients import ClientStore
 from auth_service.keys import KeyRing
+from auth_service.openapi import DOCUMENT
 from auth_service.ratelimit import RateLimiter
 from auth_service.sessions import IssuedRefresh, SessionStore
-from auth_service.tokens import AccessTokenIssuer
+from auth_service.tokens import AccessTokenIssuer, is_session_id
 from shared.errors import InvalidRequestError, NotFoundError
 from shared.http import json_body
 from shared.jwt import require_token, token_claims
@@ -141,7 +142,8 @@ def list_sessions() -> Response:
 @bp.delete("/sessions/<session_id>")
 @require_token()
 def delete_session(session_id: str) -> tuple[str, int]:
-    if not services().sessions.revoke_by_id(token_claims()["sub"], session_id):
+    # Checked first: the id becomes part of a key name, and must name a session, nothing beside it.
+    if not is_session_id(session_id) or not services().sessions.revoke_by_id(token_claims()["sub"], session_id):
         raise NotFoundError("no such session")
     return "", 204
 
@@ -187,3 +189,8 @@ def healthz() -> Response:
 def readyz() -> Response:
     services().redis.ping()
     return jsonify(status="ok")
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(DOCUMENT)

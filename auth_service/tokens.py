@@ -26,6 +26,7 @@ import jwt
 from auth_service.keys import KeyRing
 
 REFRESH_TOKEN_PATTERN = re.compile(r"([0-9a-f]{32})\.([0-9a-f]{32})\.([A-Za-z0-9_-]{43})")
+SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 
 class RefreshTokenId(NamedTuple):
@@ -40,6 +41,11 @@ def _b64url(raw: bytes) -> str:
 def new_session_id() -> str:
     """A random session id (128 bits)."""
     return secrets.token_hex(16)
+
+
+def is_session_id(text: str) -> bool:
+    """Whether `text` has the form of a session id (what new_session_id makes)."""
+    return SESSION_ID_PATTERN.fullmatch(text) is not None
 
 
 def new_refresh_token(user_id: str, session_id: str) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from resource_service.openapi import DOCUMENT
 from resource_service.users import UserDirectory, is_cursor, is_user_id
 from shared.accounts import check_name
 from shared.errors import InsufficientScopeError, InvalidRequestError, NotFoundError
@@ -110,3 +111,8 @@ def me() -> Response:
 @bp.get("/healthz")
 def healthz() -> Response:
     return jsonify(status="ok")
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(DOCUMENT)

@@ -8,12 +8,15 @@ metrics directory (shared/metrics.py). Both `gunicorn -c <service>/gunicorn_conf
 from __future__ import annotations
 
 import importlib
+import json
 import logging.config
 import os
+import socket
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 
 from shared.config import env_int, env_port, env_str
@@ -52,6 +55,7 @@ def gunicorn_settings(service: str) -> dict[str, Any]:
         "accesslog": None,
         "errorlog": "-",
         "logconfig_dict": logging_config(service),
+        "post_fork": post_fork,
         "child_exit": child_exit,
         "on_exit": on_exit,
     }
@@ -67,6 +71,27 @@ def child_exit(server: Any, worker: Any) -> None:
 def on_exit(server: Any) -> None:
     """Gunicorn hook: the server stops; remove the metrics directory if it was a temporary one."""
     remove_multiprocess_dir()
+
+
+def write_json_error(sock: socket.socket, status: int, reason: str, message: str) -> None:
+    """Gunicorn's answer to a request it cannot read, as the contract's JSON instead of an HTML page."""
+    # `message` quotes the offending request line or header: the client gets the reason alone.
+    body = json.dumps({
+        "error": "server_error" if status >= 500 else "invalid_request",
+        "error_description": f"{reason}: the HTTP request could not be read",
+    }).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Cache-Control: no-store\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Gunicorn hook, in each new worker: the errors gunicorn answers itself (URI too long,
+    headers too large, malformed HTTP) are the contract's JSON too. The worker process serves
+    only our app, so replacing gunicorn's writer there changes nothing else."""
+    util.write_error = write_json_error
 
 
 class _PrebuiltApplication(BaseApplication):  # type: ignore[misc]

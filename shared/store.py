@@ -53,7 +53,9 @@ def connect_redis(url: str) -> RedisClient:
     if cluster is None:
         # One immediate retry covers a pooled connection that died with a Redis restart; the
         # default (10 retries with backoff) would hold a request for seconds during an outage.
-        return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 1), **_TIMEOUTS)
+        # A timeout is not retried: a hung Redis holds a request for one socket_timeout, not two.
+        retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
+        return redis.Redis.from_url(url, retry=retry, **_TIMEOUTS)
     first, nodes = cluster
     try:
         # Each retry follows a connection error or CLUSTERDOWN with a fresh CLUSTER SLOTS:

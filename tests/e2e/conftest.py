@@ -88,9 +88,6 @@ def base_env(redis_url: str, key_file: Path) -> dict[str, str]:
     return env
 
 
-# Every request of the tests comes from 127.0.0.1: load runs switch the rate limits off.
-NO_LIMITS = {"LOGIN_DELAY": "0", "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0",
-             "REFRESH_ADDRESS_LIMIT": "0"}
 
 
 StartService = Callable[..., Service]

@@ -16,7 +16,8 @@ from typing import NamedTuple
 import pytest
 import requests
 
-from tests.e2e.conftest import NO_LIMITS, Service, base_env
+from tests.conftest import NO_LIMITS
+from tests.e2e.conftest import Service, base_env
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from shared import redis_keys
-from tests.conftest import write_public_key
-from tests.e2e.conftest import NO_LIMITS, Service, base_env
+from tests.conftest import NO_LIMITS, write_public_key
+from tests.e2e.conftest import Service, base_env
 from tests.redis_cluster import LocalCluster
 
 PASSWORD = "correct horse battery"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from auth_service import create_app
@@ -247,10 +249,12 @@ def test_a_redis_outage_is_503_and_heals_by_itself(tmp_path, key_file, make_app)
         register(client)
         pair = login(client).json
         server.stop()
+        started = time.monotonic()
         for response in (login(client), register(client, email="bob@example.com"),
                          client.post("/refresh", json={"refresh_token": pair["refresh_token"]}),
                          client.get("/readyz")):
             assert_error(response, 503, "temporarily_unavailable")
+        assert time.monotonic() - started < 5  # refused at once: no request waits for Redis
         assert client.get("/healthz").status_code == 200
         server.start()
         assert client.get("/readyz").status_code == 200
@@ -328,3 +332,13 @@ def test_guessing_the_current_password_is_throttled_like_a_login(client):
     assert_error(answers[-1], 429, "rate_limited")
     right = client.post("/password", json={**body, "current_password": PASSWORD}, headers=bearer(pair["access_token"]))
     assert_error(right, 429, "rate_limited")
+
+
+def test_deleting_a_session_takes_a_session_id_and_nothing_else(client):
+    register(client)
+    pair = login(client).json
+    session_id = pair["refresh_token"].split(".")[1]
+    client.application.extensions["auth"].sessions.rotate(pair["refresh_token"])  # a spent-token set exists
+    for bad in (f"{session_id}:spent", session_id.upper(), "x" * 32, f"{session_id}%0a"):
+        assert_error(client.delete(f"/sessions/{bad}", headers=bearer(pair["access_token"])), 404, "not_found")
+    assert client.delete(f"/sessions/{session_id}", headers=bearer(pair["access_token"])).status_code == 204
