@@ -54,7 +54,7 @@ def page_size(raw: str | None) -> int:
 
 def json_response(text: str) -> Response:
     """An answer whose JSON was already made (profiles are stored as JSON)."""
-    return Response(text, mimetype="application/json")
+    return Response(text + "\n", mimetype="application/json")
 
 
 def user_or_404(profile: str | None) -> Response:
