@@ -6,29 +6,9 @@ import time
 
 import pytest
 
-from auth_service import create_app
-from auth_service.config import AuthConfig
-from tests.conftest import CHEAP_ARGON2_ENV, RedisServer, write_private_key
+from tests.conftest import RedisServer, write_private_key
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def make_app():
-    """`make_app(redis_url, key_file)` builds an auth app; its Redis connections close after the test."""
-    apps = []
-
-    def make(redis_url: str, key_file, **env: str):
-        config = AuthConfig.from_env({
-            "REDIS_URL": redis_url, "JWT_PRIVATE_KEY_FILE": str(key_file), **CHEAP_ARGON2_ENV, **env,
-        })
-        app = create_app(config)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["auth"].redis.close()
 
 
 @pytest.fixture
@@ -37,8 +17,8 @@ def key_file(tmp_path, rsa_private_key):
 
 
 @pytest.fixture
-def client(redis_client, redis_server, key_file, make_app):
-    return make_app(redis_server.url, key_file).test_client()
+def client(make_auth_app):
+    return make_auth_app().test_client()
 
 
 def register(client, email="alice@example.com", password=PASSWORD, **extra):
@@ -217,11 +197,11 @@ def test_bearer_endpoints_refuse_missing_or_bad_tokens(client, headers):
 
 
 def test_jwks_lists_every_verifying_key(
-    redis_client, redis_server, tmp_path, rsa_private_key, other_rsa_private_key, make_app
+    tmp_path, rsa_private_key, other_rsa_private_key, make_auth_app
 ):
     new = write_private_key(other_rsa_private_key, tmp_path / "new.pem")
     old = write_private_key(rsa_private_key, tmp_path / "old.pem")
-    client = make_app(redis_server.url, f"{new},{old}").test_client()
+    client = make_auth_app(JWT_PRIVATE_KEY_FILE=f"{new},{old}").test_client()
     keys = client.get("/.well-known/jwks.json").json["keys"]
     assert len(keys) == 2
     for key in keys:
@@ -230,7 +210,7 @@ def test_jwks_lists_every_verifying_key(
     register(client)
     # A token signed by the new key, and one the old key signed before the rotation, both verify here.
     new_token = login(client).json["access_token"]
-    old_client = make_app(redis_server.url, old).test_client()
+    old_client = make_auth_app(JWT_PRIVATE_KEY_FILE=str(old)).test_client()
     old_token = login(old_client).json["access_token"]
     for token in (new_token, old_token):
         assert client.get("/sessions", headers=bearer(token)).status_code == 200
@@ -241,11 +221,11 @@ def test_health_and_readiness(client):
     assert client.get("/readyz").status_code == 200
 
 
-def test_a_redis_outage_is_503_and_heals_by_itself(tmp_path, key_file, make_app):
+def test_a_redis_outage_is_503_and_heals_by_itself(tmp_path, make_auth_app):
     server = RedisServer(tmp_path / "redis")
     server.start()
     try:
-        client = make_app(server.url, key_file).test_client()
+        client = make_auth_app(REDIS_URL=server.url).test_client()
         register(client)
         pair = login(client).json
         server.stop()
@@ -263,8 +243,8 @@ def test_a_redis_outage_is_503_and_heals_by_itself(tmp_path, key_file, make_app)
         server.stop()
 
 
-def test_a_refused_refresh_says_why(redis_client, redis_server, key_file, make_app, caplog):
-    client = make_app(redis_server.url, key_file, REFRESH_REUSE_GRACE="0").test_client()
+def test_a_refused_refresh_says_why(make_auth_app, caplog):
+    client = make_auth_app(REFRESH_REUSE_GRACE="0").test_client()
     register(client)
     first = login(client).json
     second = client.post("/refresh", json={"refresh_token": first["refresh_token"]}).json

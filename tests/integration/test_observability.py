@@ -9,34 +9,14 @@ import re
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import auth_service
 import resource_service
-from auth_service.config import AuthConfig
 from resource_service.config import ResourceConfig
 from shared import metrics
 from shared.logs import JsonFormatter
-from tests.conftest import CHEAP_ARGON2_ENV, write_private_key, write_public_key
+from tests.conftest import write_public_key
 from tests.jwt_forge import AUDIENCE, ISSUER, make_claims, sign
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def make_auth_app(redis_client, redis_server, tmp_path, rsa_private_key):
-    """`make_auth_app(**env)`: an auth app over the test Redis; its connections close after the test."""
-    key_file = write_private_key(rsa_private_key, tmp_path / "k.pem")
-    apps = []
-
-    def make(**env: str):
-        app = auth_service.create_app(AuthConfig.from_env({
-            "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **CHEAP_ARGON2_ENV, **env,
-        }))
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["auth"].redis.close()
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ import threading
 
 import pytest
 
-from auth_service import create_app
-from auth_service.config import AuthConfig, RateLimitConfig
+from auth_service.config import RateLimitConfig
 from auth_service.ratelimit import RateLimiter
 from shared.errors import RateLimitedError
-from tests.conftest import CHEAP_ARGON2_ENV, dump_redis, write_private_key
+from tests.conftest import dump_redis
 
 PASSWORD = "correct horse battery"
 # Three free failures, then 2 s doubling up to 20 s, remembered for 100 s; per-address limits
@@ -35,26 +34,17 @@ def clock():
 
 
 @pytest.fixture
-def make_app(redis_client, redis_server, tmp_path, rsa_private_key, clock):
+def make_app(make_auth_app, clock):
     """`make_app(**env)`: an auth app over the tests' Redis whose limiter reads `clock`."""
-    key_file = write_private_key(rsa_private_key, tmp_path / "k.pem")
-    apps = []
 
     def make(**env: str):
-        config = AuthConfig.from_env({
-            "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **CHEAP_ARGON2_ENV, **env,
-        })
-        app = create_app(config)
+        app = make_auth_app(**env)
         svc = app.extensions["auth"]
-        app.extensions["auth"] = dataclasses.replace(
-            svc, limits=RateLimiter(svc.redis, config.rate_limits, now=clock)
-        )
-        apps.append(app)
+        limits = RateLimiter(svc.redis, RateLimitConfig.from_env(env), now=clock)
+        app.extensions["auth"] = dataclasses.replace(svc, limits=limits)
         return app
 
-    yield make
-    for app in apps:
-        app.extensions["auth"].redis.close()
+    return make
 
 
 @pytest.fixture
