@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from auth_service.passwords import PasswordHasher, check_password_rules
+from auth_service.passwords import MAX_PASSWORD_BYTES, PasswordHasher, check_password_rules
 from auth_service.sessions import revoke_sessions_call
 from shared import redis_keys
 from shared.accounts import check_name, has_control_characters, profile_json, rfc3339
@@ -106,14 +106,22 @@ class AccountStore:
         if not self._hasher.verify(password, stored_hash) or record is None:
             raise InvalidCredentialsError()
         if stored_hash and self._hasher.needs_rehash(stored_hash):
-            self._redis.hset(redis_keys.user_key(record["id"]), "password_hash", self._hasher.hash(password))
+            # Compare-and-set: a password change meanwhile must not be undone by this upgrade.
+            rehashed = self._hasher.hash(password)
+            keys, args = revoke_sessions_call(record["id"], "", new_hash=rehashed, checked_hash=stored_hash)
+            if int(self._revoke_sessions(keys=keys, args=args)) == 0:
+                record = {**record, "password_hash": rehashed}
         return record
 
     def check_password(self, user_id: str, password: str) -> str:
         """The stored hash, if `password` is the account's; InvalidCredentialsError if not."""
         record = self.get(user_id)
         stored_hash = record.get("password_hash") if record else None
-        if not self._hasher.verify(password, stored_hash) or not stored_hash:
+        try:
+            check_password_rules(password)
+        except InvalidRequestError:
+            stored_hash = None  # no password of ours is that; spend the same time saying so
+        if not self._hasher.verify(password[:MAX_PASSWORD_BYTES], stored_hash) or not stored_hash:
             raise InvalidCredentialsError("the current password is wrong")
         return stored_hash
 

@@ -91,7 +91,7 @@ def login_with_password(email: str, password: str) -> Response:
     svc.limits.start_login(email)
     account = svc.accounts.authenticate(email, password)
     svc.limits.login_succeeded(email)
-    issued = svc.sessions.create(account["id"], request.headers.get("User-Agent", ""))
+    issued = svc.sessions.create(account["id"], account["password_hash"], request.headers.get("User-Agent", ""))
     return token_pair(issued, account["email"], account)
 
 

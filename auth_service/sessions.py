@@ -20,7 +20,7 @@ from auth_service.tokens import (
 )
 from shared import redis_keys
 from shared.accounts import rfc3339
-from shared.errors import InvalidGrantError
+from shared.errors import InvalidCredentialsError, InvalidGrantError
 from shared.store import RedisClient, load_script
 
 # Spent-token hashes kept per session for reuse detection: a year of refreshes every 15 minutes
@@ -105,8 +105,10 @@ class SessionStore:
     def _expires_in(self, now_ms: int, deadline_ms: int) -> int:
         return max(0, (deadline_ms - now_ms) // 1000)
 
-    def create(self, user_id: str, user_agent: str = "") -> IssuedRefresh:
-        """Open a session for a user who just proved who they are; its first refresh token."""
+    def create(self, user_id: str, password_hash: str, user_agent: str = "") -> IssuedRefresh:
+        """Open a session for a user who just proved who they are with the password of
+        `password_hash`; its first refresh token. InvalidCredentialsError when that password
+        changed meanwhile."""
         session_id = new_session_id()
         token = new_refresh_token(user_id, session_id)
         now = self._now_ms()
@@ -117,10 +119,10 @@ class SessionStore:
                 redis_keys.user_key(user_id),
             ],
             args=[hash_refresh_token(token), now, self._idle_ms, self._max_age_ms, session_id,
-                  user_agent[:MAX_USER_AGENT], TOMBSTONE_MS],
+                  user_agent[:MAX_USER_AGENT], TOMBSTONE_MS, password_hash],
         )
         if not deadlines:
-            raise InvalidGrantError("the account no longer exists")
+            raise InvalidCredentialsError("the password changed meanwhile, or the account is gone")
         return IssuedRefresh(token, session_id, user_id, self._expires_in(now, int(deadlines[0])))
 
     def rotate(self, refresh_token: object) -> IssuedRefresh:

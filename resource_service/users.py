@@ -11,6 +11,7 @@ import re
 
 from shared import redis_keys
 from shared.accounts import profile_json
+from shared.errors import TemporarilyUnavailableError
 from shared.store import RedisClient, load_script
 
 # Account ids are uuid4().hex; anything else names no account and is not looked up.
@@ -66,4 +67,4 @@ class UserDirectory:
             renamed = profile_json({**json.loads(current), "name": name})
             if self._update_name(keys=[redis_keys.profiles_key()], args=[user_id, current, renamed]):
                 return renamed
-        raise RuntimeError(f"the profile of {user_id} kept changing during {RENAME_ATTEMPTS} renames")
+        raise TemporarilyUnavailableError("the profile kept changing while it was renamed; try again")

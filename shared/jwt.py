@@ -120,7 +120,7 @@ def _b64decode(segment: str) -> bytes:
 def _json_segment(segment: str) -> dict[str, Any]:
     try:
         value = json.loads(_b64decode(segment))
-    except ValueError:  # bad JSON or bad UTF-8
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, or nested past the stack
         raise InvalidTokenError("the access token is malformed") from None
     if not isinstance(value, dict):
         raise InvalidTokenError("the access token is malformed")

@@ -5,8 +5,11 @@
 -- ARGV[2] now (ms)   ARGV[3] idle lifetime (ms)   ARGV[4] absolute lifetime (ms)
 -- ARGV[5] the session id   ARGV[6] the client's user agent
 -- ARGV[7] how long (ms) the record outlives its absolute deadline, to tell why it ended
--- Returns {idle deadline, absolute deadline} in ms, or false when the account is gone.
-if redis.call('EXISTS', KEYS[3]) == 0 then
+-- ARGV[8] the password hash the login was checked against: a password changed since (its
+--         change ended every session) must not leave this login a session of the old one
+-- Returns {idle deadline, absolute deadline} in ms, or false when the account is gone or
+-- its password hash is no longer ARGV[8].
+if redis.call('HGET', KEYS[3], 'password_hash') ~= ARGV[8] then
   return false
 end
 local now = tonumber(ARGV[2])

@@ -322,3 +322,15 @@ def test_deleting_a_session_takes_a_session_id_and_nothing_else(client):
     for bad in (f"{session_id}:spent", session_id.upper(), "x" * 32, f"{session_id}%0a"):
         assert_error(client.delete(f"/sessions/{bad}", headers=bearer(pair["access_token"])), 404, "not_found")
     assert client.delete(f"/sessions/{session_id}", headers=bearer(pair["access_token"])).status_code == 204
+
+
+def test_a_current_password_over_1024_bytes_is_wrong_without_hashing_it_whole(client, monkeypatch):
+    register(client)
+    pair = login(client).json
+    hasher = client.application.extensions["auth"].accounts._hasher
+    seen = []
+    real_verify = hasher.verify
+    monkeypatch.setattr(hasher, "verify", lambda pw, h: seen.append(len(pw)) or real_verify(pw, h))
+    body = {"current_password": PASSWORD + "x" * 60_000, "new_password": "a brand new passphrase"}
+    assert_error(client.post("/password", json=body, headers=bearer(pair["access_token"])), 401, "invalid_credentials")
+    assert seen and max(seen) <= 1024

@@ -49,6 +49,12 @@ def user_id(redis_client, clock):
     return accounts.register("alice@example.com", "correct horse")["id"]
 
 
+def open_session(store, user_id: str, user_agent: str = ""):
+    """A login's session: the account's password hash now is the one the login checked."""
+    stored = store._redis.hget(redis_keys.user_key(user_id), "password_hash")
+    return store.create(user_id, stored.decode() if stored else "", user_agent)
+
+
 def refused(store, token) -> str:
     """The reason a refresh with `token` is refused."""
     with pytest.raises(InvalidGrantError) as info:
@@ -57,7 +63,7 @@ def refused(store, token) -> str:
 
 
 def test_rotation_spends_the_token_and_hands_out_a_new_one(store, user_id):
-    first = store.create(user_id, "agent")
+    first = open_session(store, user_id, "agent")
     second = store.rotate(first.refresh_token)
     assert second.refresh_token != first.refresh_token
     assert (second.user_id, second.session_id) == (user_id, first.session_id)
@@ -67,7 +73,7 @@ def test_rotation_spends_the_token_and_hands_out_a_new_one(store, user_id):
 
 
 def test_parallel_use_within_grace_gets_the_same_successor(store, user_id, clock):
-    first = store.create(user_id)
+    first = open_session(store, user_id)
     a = store.rotate(first.refresh_token)
     clock.now += GRACE - 1
     b = store.rotate(first.refresh_token)
@@ -77,7 +83,7 @@ def test_parallel_use_within_grace_gets_the_same_successor(store, user_id, clock
 
 
 def test_reuse_after_grace_revokes_the_whole_session(store, user_id, clock):
-    first = store.create(user_id)
+    first = open_session(store, user_id)
     second = store.rotate(first.refresh_token)
     clock.now += GRACE
     assert refused(store, first.refresh_token) == "reused"
@@ -87,7 +93,7 @@ def test_reuse_after_grace_revokes_the_whole_session(store, user_id, clock):
 
 
 def test_an_older_ancestor_is_reuse_even_within_the_grace(store, user_id):
-    first = store.create(user_id)
+    first = open_session(store, user_id)
     second = store.rotate(first.refresh_token)
     store.rotate(second.refresh_token)
     assert refused(store, first.refresh_token) == "reused"
@@ -96,20 +102,20 @@ def test_an_older_ancestor_is_reuse_even_within_the_grace(store, user_id):
 
 def test_grace_zero_turns_parallel_use_into_reuse(redis_client, user_id, clock):
     store = SessionStore(redis_client, idle_ttl=IDLE, max_age=MAX_AGE, reuse_grace=0, now=clock)
-    first = store.create(user_id)
+    first = open_session(store, user_id)
     store.rotate(first.refresh_token)
     assert refused(store, first.refresh_token) == "reused"
 
 
 def test_a_forged_token_for_a_real_session_is_refused_without_revoking(store, user_id):
-    first = store.create(user_id)
+    first = open_session(store, user_id)
     forged = first.refresh_token[:-43] + "A" * 43
     assert refused(store, forged) == "unknown"
     assert store.rotate(first.refresh_token).session_id == first.session_id
 
 
 def test_idle_expiry_is_enforced_by_the_server(store, user_id, clock):
-    first = store.create(user_id)
+    first = open_session(store, user_id)
     clock.now += IDLE - 1
     second = store.rotate(first.refresh_token)  # a refresh resets the idle clock
     clock.now += IDLE - 1
@@ -120,7 +126,7 @@ def test_idle_expiry_is_enforced_by_the_server(store, user_id, clock):
 
 
 def test_absolute_expiry_holds_whatever_happens(store, user_id, clock):
-    token = store.create(user_id).refresh_token
+    token = open_session(store, user_id).refresh_token
     for _ in range(MAX_AGE // (IDLE // 2) - 1):
         clock.now += IDLE // 2
         issued = store.rotate(token)
@@ -132,7 +138,7 @@ def test_absolute_expiry_holds_whatever_happens(store, user_id, clock):
 
 def test_expires_in_is_the_nearer_deadline(redis_client, user_id, clock):
     store = SessionStore(redis_client, idle_ttl=MAX_AGE, max_age=MAX_AGE, reuse_grace=GRACE, now=clock)
-    issued = store.create(user_id)
+    issued = open_session(store, user_id)
     assert issued.expires_in == MAX_AGE
     clock.now += MAX_AGE - 10
     # A refresh near the absolute deadline gets only what is left of it.
@@ -140,7 +146,7 @@ def test_expires_in_is_the_nearer_deadline(redis_client, user_id, clock):
 
 
 def test_redis_forgets_a_session_a_day_after_its_absolute_deadline(store, user_id, redis_client, clock):
-    issued = store.create(user_id)
+    issued = open_session(store, user_id)
     store.rotate(issued.refresh_token)
     key = redis_keys.session_key(user_id, issued.session_id)
     assert redis_client.pexpiretime(key) == int((clock.now + MAX_AGE) * 1000) + TOMBSTONE_MS
@@ -149,19 +155,19 @@ def test_redis_forgets_a_session_a_day_after_its_absolute_deadline(store, user_i
 
 
 def test_logout_revokes_with_the_live_or_a_spent_token_and_is_idempotent(store, user_id):
-    first = store.create(user_id)
+    first = open_session(store, user_id)
     second = store.rotate(first.refresh_token)
     assert store.revoke(second.refresh_token)
     assert not store.revoke(second.refresh_token)
     assert refused(store, second.refresh_token) == "revoked"
-    other = store.create(user_id)
+    other = open_session(store, user_id)
     store.rotate(other.refresh_token)
     assert store.revoke(other.refresh_token)  # a spent token still names its session
     assert store.list(user_id) == []
 
 
 def test_logout_with_a_foreign_secret_revokes_nothing(store, user_id):
-    issued = store.create(user_id)
+    issued = open_session(store, user_id)
     assert not store.revoke(issued.refresh_token[:-43] + "B" * 43)
     assert not store.revoke("garbage")
     assert len(store.list(user_id)) == 1
@@ -170,9 +176,9 @@ def test_logout_with_a_foreign_secret_revokes_nothing(store, user_id):
 def test_revoke_all_ends_every_session_of_the_user_only(store, user_id, redis_client, clock):
     accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
     bob = accounts.register("bob@example.com", "correct horse")["id"]
-    mine = [store.create(user_id) for _ in range(3)]
+    mine = [open_session(store, user_id) for _ in range(3)]
     store.rotate(mine[0].refresh_token)
-    theirs = store.create(bob)
+    theirs = open_session(store, bob)
     assert store.revoke_all(user_id) == 3
     for issued in mine[1:]:
         assert refused(store, issued.refresh_token) == "revoked"
@@ -187,18 +193,18 @@ def test_revoke_all_ends_every_session_of_the_user_only(store, user_id, redis_cl
 def test_revoke_by_id_touches_only_the_owners_sessions(store, user_id, redis_client, clock):
     accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
     bob = accounts.register("bob@example.com", "correct horse")["id"]
-    theirs = store.create(bob)
+    theirs = open_session(store, bob)
     assert not store.revoke_by_id(user_id, theirs.session_id)
     assert store.rotate(theirs.refresh_token)
-    mine = store.create(user_id)
+    mine = open_session(store, user_id)
     assert store.revoke_by_id(user_id, mine.session_id)
     assert not store.revoke_by_id(user_id, mine.session_id)
 
 
 def test_list_shows_live_sessions_oldest_first(store, user_id, clock):
-    first = store.create(user_id, "phone")
+    first = open_session(store, user_id, "phone")
     clock.now += 5
-    second = store.create(user_id, "laptop")
+    second = open_session(store, user_id, "laptop")
     clock.now += 5
     store.rotate(first.refresh_token)
     sessions = store.list(user_id)
@@ -209,7 +215,7 @@ def test_list_shows_live_sessions_oldest_first(store, user_id, clock):
 
 def test_spent_hashes_are_bounded(redis_client, user_id, clock):
     store = SessionStore(redis_client, idle_ttl=IDLE, max_age=10**7, reuse_grace=0, now=clock)
-    token = store.create(user_id).refresh_token
+    token = open_session(store, user_id).refresh_token
     ids = None
     for _ in range(SPENT_TOKENS_KEPT + 5):
         clock.now += 1
@@ -219,7 +225,7 @@ def test_spent_hashes_are_bounded(redis_client, user_id, clock):
 
 
 def test_no_token_is_stored_in_clear(store, user_id, redis_client):
-    first = store.create(user_id)
+    first = open_session(store, user_id)
     second = store.rotate(first.refresh_token)
     dump = dump_redis(redis_client)
     for token in (first.refresh_token, second.refresh_token):
@@ -228,7 +234,7 @@ def test_no_token_is_stored_in_clear(store, user_id, redis_client):
 
 
 def test_twenty_parallel_rotations_share_one_successor(store, user_id):
-    token = store.create(user_id).refresh_token
+    token = open_session(store, user_id).refresh_token
     barrier = threading.Barrier(20)
     results: list[str] = []
 
@@ -247,7 +253,7 @@ def test_twenty_parallel_rotations_share_one_successor(store, user_id):
 
 def test_twenty_parallel_rotations_without_grace_never_fork(redis_client, user_id, clock):
     store = SessionStore(redis_client, idle_ttl=IDLE, max_age=MAX_AGE, reuse_grace=0, now=clock)
-    token = store.create(user_id).refresh_token
+    token = open_session(store, user_id).refresh_token
     barrier = threading.Barrier(20)
     winners: list[str] = []
 
@@ -270,23 +276,23 @@ def test_twenty_parallel_rotations_without_grace_never_fork(redis_client, user_i
 
 
 def test_a_session_ends_with_its_account(store, user_id, redis_client):
-    issued = store.create(user_id)
+    issued = open_session(store, user_id)
     redis_client.delete(redis_keys.user_key(user_id))
     assert refused(store, issued.refresh_token) == "revoked"
-    with pytest.raises(InvalidGrantError):
-        store.create(user_id)
+    with pytest.raises(InvalidCredentialsError):
+        open_session(store, user_id)
 
 
 def test_each_refusal_says_why(store, user_id, redis_client, clock):
     accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
-    logged_out = store.create(user_id)
+    logged_out = open_session(store, user_id)
     store.revoke(logged_out.refresh_token)
     assert refused(store, logged_out.refresh_token) == "revoked"
-    idle = store.create(user_id)
+    idle = open_session(store, user_id)
     clock.now += IDLE
     assert refused(store, idle.refresh_token) == "expired_idle"
     assert refused(store, idle.refresh_token) == "expired_idle"  # and says so again
-    other = store.create(user_id)
+    other = open_session(store, user_id)
     accounts.change_password(user_id, "a new passphrase")
     assert refused(store, other.refresh_token) == "password_changed"
     assert refused(store, f"{user_id}.{'0' * 32}.{'A' * 43}") == "unknown"
@@ -297,7 +303,7 @@ def test_a_reuse_is_reported_once_with_who_and_which_session(redis_client, user_
     reported = []
     store = SessionStore(redis_client, idle_ttl=IDLE, max_age=MAX_AGE, reuse_grace=0, now=clock,
                          on_reuse=lambda uid, sid: reported.append((uid, sid)))
-    first = store.create(user_id)
+    first = open_session(store, user_id)
     second = store.rotate(first.refresh_token)
     assert refused(store, first.refresh_token) == "reused"
     assert refused(store, second.refresh_token) == "reused"
@@ -306,7 +312,7 @@ def test_a_reuse_is_reported_once_with_who_and_which_session(redis_client, user_
 
 def test_password_change_keeps_the_current_session_and_ends_the_others(store, user_id, redis_client, clock):
     accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
-    here, elsewhere = store.create(user_id), store.create(user_id)
+    here, elsewhere = open_session(store, user_id), open_session(store, user_id)
     checked = accounts.check_password(user_id, "correct horse")
     assert accounts.change_password(user_id, "a new passphrase", checked_hash=checked,
                                     keep_session=here.session_id) == 1
@@ -319,7 +325,7 @@ def test_password_change_keeps_the_current_session_and_ends_the_others(store, us
 
 def test_password_change_loses_a_race_with_another_change(store, user_id, redis_client, clock):
     accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
-    session = store.create(user_id)
+    session = open_session(store, user_id)
     checked = accounts.check_password(user_id, "correct horse")
     accounts.change_password(user_id, "first new passphrase", checked_hash=checked)
     with pytest.raises(InvalidCredentialsError):
@@ -330,6 +336,24 @@ def test_password_change_loses_a_race_with_another_change(store, user_id, redis_
 
 def test_password_change_can_leave_other_sessions(store, user_id, redis_client, clock):
     accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
-    elsewhere = store.create(user_id)
+    elsewhere = open_session(store, user_id)
     assert accounts.change_password(user_id, "a new passphrase", end_sessions=False) == 0
     assert store.rotate(elsewhere.refresh_token)
+
+
+def test_a_login_checked_against_a_changed_password_opens_no_session(store, user_id, redis_client, clock):
+    accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
+    checked = accounts.authenticate("alice@example.com", "correct horse")["password_hash"]
+    accounts.change_password(user_id, "a new passphrase")  # lands while the login verifies
+    with pytest.raises(InvalidCredentialsError):
+        store.create(user_id, checked)
+    assert store.list(user_id) == []
+
+
+def test_upgrading_a_hash_at_login_never_undoes_a_password_change(redis_client, user_id, clock):
+    old_cost = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
+    record = old_cost.get(user_id)
+    new_cost = AccountStore(redis_client, PasswordHasher(HashingConfig(16, 1, 1)), now=clock)
+    assert new_cost.authenticate("alice@example.com", "correct horse")["password_hash"].startswith(
+        "$argon2id$v=19$m=16,")  # upgraded at login
+    assert record["password_hash"] != redis_client.hget(redis_keys.user_key(user_id), "password_hash").decode()

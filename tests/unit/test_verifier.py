@@ -283,3 +283,10 @@ def test_a_signed_payload_that_is_no_object_is_refused(verifier, rsa_private_key
     signature = rsa_private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     with pytest.raises(InvalidTokenError):
         verifier.verify(f"{signing_input}.{b64url(signature)}")
+
+
+def test_a_header_nested_past_the_stack_is_malformed_not_a_crash(verifier, rsa_private_key):
+    head = b64url(b"[" * 5000)
+    _, body, sig = sign(rsa_private_key).split(".")
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(f"{head}.{body}.{sig}")
