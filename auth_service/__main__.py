@@ -9,14 +9,12 @@ import os
 import sys
 from pathlib import Path
 
-import redis
-
 from auth_service.accounts import AccountStore, normalize_email
 from auth_service.clients import KNOWN_SCOPES, ClientStore
 from auth_service.config import AuthConfig, HashingConfig
 from auth_service.passwords import PasswordHasher
-from shared.config import ConfigError, env_redis_url
-from shared.errors import OAuthError
+from shared.cli import run_command
+from shared.config import env_redis_url
 from shared.store import connect_redis
 
 
@@ -50,11 +48,17 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _account(accounts: AccountStore, email: str) -> dict[str, str]:
+    """The account of `email`; exits with one line when there is none."""
+    account = accounts.find_by_email(normalize_email(email))
+    if account is None:
+        raise SystemExit(f"error: no account for {email}")
+    return account
+
+
 def _set_role(args: argparse.Namespace) -> int:
     accounts = _accounts()
-    account = accounts.find_by_email(normalize_email(args.email))
-    if account is None:
-        raise SystemExit(f"error: no account for {args.email}")
+    account = _account(accounts, args.email)
     accounts.set_role(account["id"], args.role)
     print(f"{account['email']} is now {args.role}; their tokens carry it from their next refresh")
     return 0
@@ -62,9 +66,7 @@ def _set_role(args: argparse.Namespace) -> int:
 
 def _reset_password(args: argparse.Namespace) -> int:
     accounts = _accounts()
-    account = accounts.find_by_email(normalize_email(args.email))
-    if account is None:
-        raise SystemExit(f"error: no account for {args.email}")
+    account = _account(accounts, args.email)
     ended = accounts.change_password(account["id"], _read_password(args.password_stdin))
     print(f"password of {account['email']} reset; {ended} sessions ended")
     return 0
@@ -129,18 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     revoke = commands.add_parser("revoke-client", help="delete a service client; its secret stops working")
     revoke.add_argument("client_id")
     revoke.set_defaults(run=_revoke_client)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.run(args))
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
-    except OAuthError as exc:
-        print(f"error: {exc.description}", file=sys.stderr)
-        return 1
-    except redis.exceptions.ConnectionError:
-        print("error: cannot reach Redis at REDIS_URL", file=sys.stderr)
-        return 1
+    return run_command(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

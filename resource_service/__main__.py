@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-import redis
-
 from resource_service.config import ResourceConfig
-from shared.config import ConfigError
+from shared.cli import run_command
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -25,15 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve with gunicorn in the foreground")
     serve.set_defaults(run=_serve)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.run(args))
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
-    except redis.exceptions.ConnectionError:  # a cluster client must reach a node to start
-        print("error: cannot reach Redis at REDIS_URL", file=sys.stderr)
-        return 1
+    return run_command(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
