@@ -124,10 +124,8 @@ class InvalidTokenError(OAuthError):
     description = "the access token is missing, malformed, badly signed or expired"
 
     def headers(self) -> dict[str, str]:
-        challenge = (
-            f"Bearer realm={_quote(REALM)}, error={_quote(self.error)}, "
-            f"error_description={_quote(self.description)}"
-        )
+        # The contract's exact form: error first (a realm is optional in RFC 6750 §3).
+        challenge = f"Bearer error={_quote(self.error)}, error_description={_quote(self.description)}"
         return {"WWW-Authenticate": challenge}
 
 
@@ -142,10 +140,7 @@ class InsufficientScopeError(OAuthError):
         self.scope = scope
 
     def headers(self) -> dict[str, str]:
-        challenge = (
-            f"Bearer realm={_quote(REALM)}, error={_quote(self.error)}, "
-            f"scope={_quote(self.scope)}"
-        )
+        challenge = f"Bearer error={_quote(self.error)}, scope={_quote(self.scope)}"
         return {"WWW-Authenticate": challenge}
 
 

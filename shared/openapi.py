@@ -46,7 +46,7 @@ STATUS_SCHEMA: dict[str, Any] = {
 # Header objects (OpenAPI 3.1 §4.8.21) for the challenges and hints error answers carry.
 WWW_AUTHENTICATE = {
     "required": True,
-    "description": 'RFC 6750 §3 challenge, e.g. `Bearer realm="api", error="invalid_token", error_description="..."`.',
+    "description": 'RFC 6750 §3 challenge, e.g. `Bearer error="invalid_token", error_description="..."`.',
     "schema": {"type": "string", "pattern": "^Bearer "},
 }
 RETRY_AFTER = {

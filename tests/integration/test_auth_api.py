@@ -193,7 +193,8 @@ def test_logout_all_ends_every_session(client):
 def test_bearer_endpoints_refuse_missing_or_bad_tokens(client, headers):
     for response in (client.get("/sessions", headers=headers), client.post("/logout/all", headers=headers)):
         assert_error(response, 401, "invalid_token")
-        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+        # The contract's exact form.
+        assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", error_description="')
 
 
 def test_jwks_lists_every_verifying_key(

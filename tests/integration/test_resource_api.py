@@ -225,7 +225,7 @@ def test_patch_someone_else_without_write_is_403(client, redis_client, auth):
         response = client.patch(f"/users/{target}", json={"name": "x"}, headers=auth(me))
         assert_error(response, 403, "insufficient_scope")
         challenge = response.headers["WWW-Authenticate"]
-        assert 'error="insufficient_scope"' in challenge and 'scope="users:write"' in challenge
+        assert challenge == 'Bearer error="insufficient_scope", scope="users:write"'
     assert json.loads(redis_client.hget(redis_keys.profiles_key(), other))["name"] == "Other"
 
 
