@@ -157,8 +157,10 @@ def wrk(target: Path_, script_dir: Path, measured_pids: Callable[[], list[int]])
 
 
 def paced_latencies(host: str, port: int, method: str, path: str, make_body: Callable[[], str | None],
-                    headers: dict[str, str], rate: float, seconds: float) -> list[float]:
-    """Latencies (ms) of requests sent at a fixed rate on one keep-alive connection."""
+                    headers: dict[str, str], rate: float, seconds: float,
+                    on_answer: Callable[[bytes], None] = lambda data: None) -> list[float]:
+    """Latencies (ms) of requests sent at a fixed rate on one keep-alive connection;
+    `on_answer` sees each answer's body (a refresh follows its token chain with it)."""
     connection = http.client.HTTPConnection(host, port, timeout=10)
     latencies = []
     start = time.perf_counter()
@@ -174,6 +176,7 @@ def paced_latencies(host: str, port: int, method: str, path: str, make_body: Cal
         latencies.append((time.perf_counter() - sent) * 1000)
         if response.status >= 400:
             raise RuntimeError(f"{method} {path} answered {response.status}: {data[:200]!r}")
+        on_answer(data)
     connection.close()
     return latencies
 
@@ -315,40 +318,23 @@ def main() -> int:
             "GET /users": (resource_port, "GET", "/users?limit=50", lambda: None,
                            {"Authorization": f"Bearer {access_token}"}),
             "POST /login": (auth_port, "POST", "/login", lambda: login_body, {"Content-Type": "application/json"}),
+            "POST /refresh": (auth_port, "POST", "/refresh",
+                              lambda: json.dumps({"refresh_token": refresh_chain[-1]}),
+                              {"Content-Type": "application/json"}),
         }
+
+        def follow_chain(data: bytes) -> None:
+            refresh_chain.append(json.loads(data)["refresh_token"])
+
         for target in targets:
             rate = max(1.0, min(200.0, target.median("rps") / 4))
-            if target.name == "POST /refresh":
-                latencies = paced_refresh(auth_port, refresh_chain, rate)
-            else:
-                port, method, path, body, headers = plans[target.name]
-                latencies = paced_latencies("127.0.0.1", port, method, path, body, headers, rate, SECONDS)
+            port, method, path, body, headers = plans[target.name]
+            on_answer = follow_chain if target.name == "POST /refresh" else (lambda data: None)
+            latencies = paced_latencies("127.0.0.1", port, method, path, body, headers, rate, SECONDS, on_answer)
             paced[target.name] = (rate, latencies)
 
     print_table(targets, paced, statistics.median(sign_rates), statistics.median(argon2_ms), cost)
     return 0
-
-
-def paced_refresh(port: int, chain: list[str], rate: float) -> list[float]:
-    """Paced refreshes along one token chain; latencies in ms."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    latencies = []
-    start = time.perf_counter()
-    for i in range(max(1, int(rate * SECONDS))):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        sent = time.perf_counter()
-        connection.request("POST", "/refresh", body=json.dumps({"refresh_token": chain[-1]}),
-                           headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        data = json.loads(response.read())
-        latencies.append((time.perf_counter() - sent) * 1000)
-        if response.status != 200:
-            raise RuntimeError(f"refresh answered {response.status}: {data}")
-        chain.append(data["refresh_token"])
-    connection.close()
-    return latencies
 
 
 def print_table(targets: list[Path_], paced: dict[str, tuple[float, list[float]]], sign_rate: float,
