@@ -63,3 +63,9 @@ def login_throttle_key(email_digest: str) -> str:
 def address_limit_key(action: str, address: str) -> str:
     """String: the next free slot (ms, GCRA) of one client address for one action (login, ...)."""
     return f"limit:{{addr:{action}:{address}}}"
+
+
+def dpop_jti_key(digest: str) -> str:
+    """String: a DPoP proof seen by the auth service (SHA-256 hex of its key's thumbprint and its
+    jti), kept while its iat is acceptable; its own slot."""
+    return f"dpop:jti:{digest}"
