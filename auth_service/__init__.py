@@ -11,17 +11,29 @@ from auth_service.api import AuthServices, bp
 from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
 from auth_service.events import AuthEvents
-from auth_service.keys import load_key_ring
+from auth_service.keys import KeyRing, load_key_ring
 from auth_service.passwords import PasswordHasher
 from auth_service.ratelimit import RateLimiter
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared import metrics
+from shared.dpop import DPoP, NonceSchedule, ProofVerifier, RedisReplayStore
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwt import StaticKeys, TokenVerifier, init_verifier
 from shared.observability import init_observability
-from shared.store import connect_redis
+from shared.store import RedisClient, connect_redis
+
+
+def init_dpop(app: Flask, config: AuthConfig, client: RedisClient, keys: KeyRing) -> None:
+    """DPoP at the token endpoints and the account endpoints: jtis and the clock in Redis, the
+    issuer as the public URL, nonces from DPOP_NONCE_SECRET or else derived from the signing key."""
+    nonces = None
+    if config.dpop.nonces:
+        secret = config.dpop.nonce_secret or keys.derived_secret(b"dpop-nonce")
+        nonces = NonceSchedule(secret, config.dpop.nonce_lifetime, server=config.issuer)
+    verifier = ProofVerifier(RedisReplayStore(client), window=config.dpop.window, nonces=nonces)
+    DPoP(app, verifier, public_url=config.issuer, required=config.dpop.required)
 
 
 def create_app(config: AuthConfig | None = None) -> Flask:
@@ -56,6 +68,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
         StaticKeys(keys.public_keys), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
     )
     init_verifier(app, verifier)
+    init_dpop(app, config, client, keys)
     register_error_handlers(app)
     app.register_blueprint(bp)
     app.register_blueprint(oauth.bp)

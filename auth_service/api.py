@@ -14,6 +14,7 @@ from auth_service.openapi import DOCUMENT
 from auth_service.ratelimit import RateLimiter
 from auth_service.sessions import IssuedRefresh, SessionStore
 from auth_service.tokens import AccessTokenIssuer, is_session_id
+from shared.dpop import dpop_extension
 from shared.errors import InvalidRequestError, NotFoundError
 from shared.http import json_body
 from shared.jwt import require_token, token_claims
@@ -55,17 +56,28 @@ def no_store(response: Response) -> Response:
     return response
 
 
-def token_pair(issued: IssuedRefresh, email: str, role_record: dict[str, str]) -> Response:
+def proof_key() -> str | None:
+    """The thumbprint of the token request's DPoP proof (RFC 9449 §5), None when it has none."""
+    extension = dpop_extension()
+    return extension.token_request_key() if extension is not None else None
+
+
+def token_type(jkt: str | None) -> str:
+    """RFC 9449 §5.1: DPoP for a bound access token."""
+    return "DPoP" if jkt is not None else "Bearer"
+
+
+def token_pair(issued: IssuedRefresh, email: str, role_record: dict[str, str], jkt: str | None = None) -> Response:
     """The RFC 6749 §5.1 token answer for a session's new refresh token."""
     svc = services()
     scope = scope_for(role_record)
     access_token = svc.access_tokens.issue(
-        subject=issued.user_id, email=email, scope=scope, session_id=issued.session_id
+        subject=issued.user_id, email=email, scope=scope, session_id=issued.session_id, jkt=jkt
     )
     return no_store(
         jsonify(
             access_token=access_token,
-            token_type="Bearer",  # noqa: S106 (a token type, not a password)
+            token_type=token_type(jkt),
             expires_in=svc.access_tokens.ttl,
             refresh_token=issued.refresh_token,
             refresh_expires_in=issued.expires_in,
@@ -87,18 +99,22 @@ def register() -> tuple[Response, int]:
 def login_with_password(email: str, password: str) -> Response:
     """Check a password and open a session: POST /login, and /token with grant_type=password."""
     svc = services()
+    jkt = proof_key()  # before the password: a bad proof costs no login attempt
     # Throttled before the password is checked: during a lock the right password gets 429 too.
     svc.limits.start_login(email)
     account = svc.accounts.authenticate(email, password)
     svc.limits.login_succeeded(email)
-    issued = svc.sessions.create(account["id"], account["password_hash"], request.headers.get("User-Agent", ""))
-    return token_pair(issued, account["email"], account)
+    issued = svc.sessions.create(
+        account["id"], account["password_hash"], request.headers.get("User-Agent", ""), jkt=jkt
+    )
+    return token_pair(issued, account["email"], account, jkt)
 
 
 def refresh_with_token(refresh_token: str) -> Response:
     """Spend a refresh token for the next pair: POST /refresh, and /token with grant_type=refresh_token."""
-    issued = services().sessions.rotate(refresh_token)
-    return token_pair(issued, issued.email, {"role": issued.role})
+    jkt = proof_key()
+    issued = services().sessions.rotate(refresh_token, jkt)
+    return token_pair(issued, issued.email, {"role": issued.role}, jkt)
 
 
 @bp.post("/login")

@@ -15,6 +15,7 @@ from shared.config import (
     env_str,
     read_file,
 )
+from shared.dpop import DPoPConfig
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class AuthConfig:
     rate_limits: RateLimitConfig
     # Proxies in front of the service that append to X-Forwarded-For; 0: the socket's peer is the client.
     trusted_proxy_count: int
+    dpop: DPoPConfig
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> AuthConfig:
@@ -105,4 +107,5 @@ class AuthConfig:
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
             rate_limits=RateLimitConfig.from_env(environ),
             trusted_proxy_count=env_int(environ, "TRUSTED_PROXY_COUNT", 0, maximum=10),
+            dpop=DPoPConfig.from_env(environ),
         )

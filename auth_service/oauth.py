@@ -14,8 +14,9 @@ from urllib.parse import unquote_plus
 
 from flask import Blueprint, Response, jsonify, request
 
-from auth_service.api import login_with_password, no_store, refresh_with_token, services
+from auth_service.api import login_with_password, no_store, proof_key, refresh_with_token, services, token_type
 from auth_service.clients import KNOWN_SCOPES, narrow_scope
+from shared.dpop import ALGORITHMS
 from shared.errors import (
     InvalidClientError,
     InvalidCredentialsError,
@@ -89,11 +90,12 @@ def client_credentials_grant() -> Response:
     if credentials is None:
         raise InvalidClientError("authenticate the client: HTTP Basic, or client_id and client_secret")
     svc = services()
+    jkt = proof_key()
     client = svc.clients.authenticate(*credentials)
     scope = narrow_scope(client.scope, form_param("scope"))
     return no_store(jsonify(
-        access_token=svc.access_tokens.issue_for_client(client_id=client.client_id, scope=scope),
-        token_type="Bearer",  # noqa: S106 (a token type, not a password)
+        access_token=svc.access_tokens.issue_for_client(client_id=client.client_id, scope=scope, jkt=jkt),
+        token_type=token_type(jkt),
         expires_in=svc.access_tokens.ttl,
         scope=scope,
     ))
@@ -145,6 +147,7 @@ def server_metadata(issuer: str) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         # No registered member says how access tokens are signed; this name is the one in use.
         "access_token_signing_alg_values_supported": ["RS256"],
+        "dpop_signing_alg_values_supported": list(ALGORITHMS),  # RFC 9449 §5.1
     }
 
 

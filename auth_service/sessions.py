@@ -39,6 +39,7 @@ REFUSALS = {
     "revoked": "the session was ended (logout, or revoked by its owner)",
     "password_changed": "the session ended with a password change",
     "unknown": "the refresh token is unknown",
+    "dpop_key_mismatch": "the session is bound to a DPoP key: a refresh needs a DPoP proof signed by that key",
 }
 # What a refresh can come to: a new token, the same one again, or a refusal for a reason.
 REFRESH_OUTCOMES = ("rotated", "grace", *REFUSALS)
@@ -55,6 +56,8 @@ def revoke_sessions_call(
 
 def refused(reason: str) -> InvalidGrantError:
     """The invalid_grant error for a refresh refused for `reason` (a key of REFUSALS)."""
+    if reason == "dpop_key_mismatch":  # the session goes on: the rightful client still has the key
+        return InvalidGrantError(REFUSALS[reason], reason=reason)
     return InvalidGrantError(f"{REFUSALS[reason]}: log in again", reason=reason)
 
 
@@ -105,10 +108,10 @@ class SessionStore:
     def _expires_in(self, now_ms: int, deadline_ms: int) -> int:
         return max(0, (deadline_ms - now_ms) // 1000)
 
-    def create(self, user_id: str, password_hash: str, user_agent: str = "") -> IssuedRefresh:
+    def create(self, user_id: str, password_hash: str, user_agent: str = "", jkt: str | None = None) -> IssuedRefresh:
         """Open a session for a user who just proved who they are with the password of
         `password_hash`; its first refresh token. InvalidCredentialsError when that password
-        changed meanwhile."""
+        changed meanwhile. With `jkt`, the session is bound to that DPoP key for its life."""
         session_id = new_session_id()
         token = new_refresh_token(user_id, session_id)
         now = self._now_ms()
@@ -119,17 +122,18 @@ class SessionStore:
                 redis_keys.user_key(user_id),
             ],
             args=[hash_refresh_token(token), now, self._idle_ms, self._max_age_ms, session_id,
-                  user_agent[:MAX_USER_AGENT], TOMBSTONE_MS, password_hash],
+                  user_agent[:MAX_USER_AGENT], TOMBSTONE_MS, password_hash, jkt or ""],
         )
         if not deadlines:
             raise InvalidCredentialsError("the password changed meanwhile, or the account is gone")
         return IssuedRefresh(token, session_id, user_id, self._expires_in(now, int(deadlines[0])))
 
-    def rotate(self, refresh_token: object) -> IssuedRefresh:
+    def rotate(self, refresh_token: object, jkt: str | None = None) -> IssuedRefresh:
         """Spend a refresh token for its successor (RFC 6749 §6); InvalidGrantError when refused.
 
         Within the reuse grace of its first use, the same token yields the same successor;
-        after it, a spent token revokes its whole session.
+        after it, a spent token revokes its whole session. A session bound to a DPoP key
+        needs `jkt`, the thumbprint of the request's proof, to be that key's (RFC 9449 §5).
         """
         ids = parse_refresh_token(refresh_token)
         if ids is None:
@@ -146,7 +150,7 @@ class SessionStore:
                 redis_keys.user_key(ids.user_id),
             ],
             args=[hash_refresh_token(token), now, self._idle_ms, self._grace_ms, nonce,
-                  hash_refresh_token(successor_token(token, nonce)), ids.session_id, SPENT_TOKENS_KEPT],
+                  hash_refresh_token(successor_token(token, nonce)), ids.session_id, SPENT_TOKENS_KEPT, jkt or ""],
         )
         outcome = result[0].decode()
         reason = result[1].decode() if outcome == "ended" else outcome

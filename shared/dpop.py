@@ -26,11 +26,19 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
+from flask import Flask, Response, current_app, g, request
 from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import InvalidKeyError
 
 from shared import redis_keys
-from shared.errors import DPoPChallengeError, InvalidDPoPProofError, OAuthError, UseDPoPNonceError
+from shared.config import ConfigError, env_int
+from shared.errors import (
+    DPoPChallengeError,
+    InvalidDPoPProofError,
+    InvalidTokenError,
+    OAuthError,
+    UseDPoPNonceError,
+)
 from shared.store import RedisClient, load_script
 
 PROOF_TYPE = "dpop+jwt"
@@ -147,14 +155,16 @@ class NonceSchedule:
     slot under a shared secret. The current and the previous slot's nonces are accepted, so a
     nonce lives from one to two `lifetime`s, and a replica needs no state and no coordination."""
 
-    def __init__(self, secret: bytes, lifetime: int = 300) -> None:
+    def __init__(self, secret: bytes, lifetime: int = 300, *, server: str = "") -> None:
+        """`server` (its public URL) keeps two services given one secret from accepting each other's."""
         if len(secret) < 16:
             raise ValueError("a nonce secret needs at least 16 bytes")
         self._secret = secret
+        self._label = f"dpop-nonce:{server}:".encode()
         self.lifetime = lifetime
 
     def _nonce(self, slot: int) -> str:
-        return _b64url(hmac.new(self._secret, b"dpop-nonce:%d" % slot, hashlib.sha256).digest())
+        return _b64url(hmac.new(self._secret, self._label + b"%d" % slot, hashlib.sha256).digest())
 
     def current(self, now: float) -> str:
         """The nonce to hand out at `now`."""
@@ -276,7 +286,7 @@ class ProofVerifier:
         """The proof among the request's `DPoP` headers, checked per RFC 9449 §4.3 for a request of
         `method` to `url` (see `request_url`); at a resource, for `access_token`, whose `cnf.jkt`
         is `jkt`. ProofError or NonceRequiredError when it does not pass."""
-        if len(headers) != 1:
+        if len(headers) != 1 or "," in headers[0]:  # a server joins repeated headers with commas
             raise ProofError("send exactly one DPoP header")
         proof = headers[0]
         if len(proof) > MAX_PROOF_BYTES:
@@ -335,12 +345,6 @@ class ProofVerifier:
             )
         return Proof(jkt=thumbprint, jti=jti, iat=iat, now=now)
 
-    def fresh_nonce(self, now: float | None = None) -> str | None:
-        """The nonce to send in a `DPoP-Nonce` header (RFC 9449 §8.2), or None without nonces."""
-        if self.nonces is None:
-            return None
-        return self.nonces.current(time.time() if now is None else now)
-
 
 def token_endpoint_error(exc: ProofError | NonceRequiredError) -> OAuthError:
     """The auth service's answer to a proof that failed (RFC 9449 §5, §8): 400 either way."""
@@ -398,3 +402,98 @@ def check_token_use(
         return verifier.verify(proofs, method=method, url=url, access_token=access_token, jkt=jkt)
     except (ProofError, NonceRequiredError) as exc:
         raise resource_error(exc) from None
+
+
+def authorization_token(authorization: str | None) -> tuple[str, str]:
+    """The scheme, `bearer` or `dpop`, and the token of an Authorization header (RFC 6750 §2.1,
+    RFC 9449 §7.1); InvalidTokenError for anything else."""
+    if not authorization:
+        raise InvalidTokenError("no access token: send Authorization: Bearer <token>")
+    scheme, _, token = authorization.partition(" ")
+    scheme, token = scheme.lower(), token.strip()
+    if scheme not in ("bearer", "dpop") or not token or " " in token:
+        raise InvalidTokenError("the Authorization header is not 'Bearer <token>' or 'DPoP <token>'")
+    return scheme, token
+
+
+@dataclass(frozen=True)
+class DPoPConfig:
+    """A service's DPoP settings (README, Sender-constrained tokens)."""
+
+    required: bool  # DPOP=required: tokens are bound or refused; optional: unbound ones work as before
+    nonces: bool  # DPOP_NONCE=on: proofs carry a server nonce (RFC 9449 §8, §9)
+    window: int  # DPOP_PROOF_WINDOW: seconds a proof's iat may be from the clock, either way
+    nonce_lifetime: int  # DPOP_NONCE_LIFETIME: seconds of one nonce slot; a nonce lives one to two
+    nonce_secret: bytes | None  # DPOP_NONCE_SECRET: what replicas derive nonces from
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> DPoPConfig:
+        """Read the DPOP_* variables; ConfigError names a bad one."""
+        mode = environ.get("DPOP", "").strip().lower() or "optional"
+        if mode not in ("optional", "required"):
+            raise ConfigError(f"DPOP must be optional or required, got {mode!r}")
+        nonce = environ.get("DPOP_NONCE", "").strip().lower() or "off"
+        if nonce not in ("on", "off"):
+            raise ConfigError(f"DPOP_NONCE must be on or off, got {nonce!r}")
+        secret = environ.get("DPOP_NONCE_SECRET", "").strip()
+        if secret and len(secret) < 32:
+            raise ConfigError("DPOP_NONCE_SECRET must be at least 32 characters")
+        return cls(
+            required=mode == "required",
+            nonces=nonce == "on",
+            window=env_int(environ, "DPOP_PROOF_WINDOW", DEFAULT_WINDOW, minimum=1, maximum=600),
+            nonce_lifetime=env_int(environ, "DPOP_NONCE_LIFETIME", 300, minimum=10, maximum=86_400),
+            nonce_secret=secret.encode() if secret else None,
+        )
+
+
+class DPoP:
+    """A service's DPoP policy as a Flask extension: the request's proof, checked against the
+    service's public URL (never the Host header), and a fresh `DPoP-Nonce` on the answers to
+    requests whose proof passed (RFC 9449 §8.2), so that clients rarely meet use_dpop_nonce."""
+
+    def __init__(self, app: Flask, verifier: ProofVerifier, *, public_url: str, required: bool) -> None:
+        request_url(public_url, "/")  # a bad URL stops the service at start
+        self.verifier = verifier
+        self.public_url = public_url
+        self.required = required
+        app.extensions["dpop"] = self
+        app.after_request(self._send_nonce)
+
+    def _url(self) -> str:
+        return request_url(self.public_url, request.path)
+
+    def token_request_key(self) -> str | None:
+        """At a token endpoint: the thumbprint of the request's proof, None without one (unless
+        required). InvalidDPoPProofError or UseDPoPNonceError when it does not pass."""
+        proofs = request.headers.getlist("DPoP")
+        if not proofs:
+            if self.required:
+                raise InvalidDPoPProofError("this server issues DPoP-bound tokens only: send a DPoP proof")
+            return None
+        try:
+            proof = self.verifier.verify(proofs, method=request.method, url=self._url())
+        except (ProofError, NonceRequiredError) as exc:
+            raise token_endpoint_error(exc) from None
+        g.dpop_proof = proof
+        return proof.jkt
+
+    def check_token_use(self, scheme: str, access_token: str, claims: Mapping[str, Any]) -> None:
+        """At a protected endpoint, after the token verified: see `check_token_use`."""
+        proof = check_token_use(
+            self.verifier, scheme=scheme, access_token=access_token, claims=claims,
+            proofs=request.headers.getlist("DPoP"), method=request.method, url=self._url(), required=self.required,
+        )
+        if proof is not None:
+            g.dpop_proof = proof
+
+    def _send_nonce(self, response: Response) -> Response:
+        proof = g.get("dpop_proof")
+        if proof is not None and self.verifier.nonces is not None:
+            response.headers["DPoP-Nonce"] = self.verifier.nonces.current(proof.now)
+        return response
+
+
+def dpop_extension() -> DPoP | None:
+    """The current app's DPoP extension, if it has one."""
+    return current_app.extensions.get("dpop")

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from flask import current_app, g, request
 
+from shared.dpop import authorization_token, dpop_extension, token_refusal
 from shared.errors import InsufficientScopeError, InvalidTokenError
 
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1
@@ -138,6 +139,24 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
+def verify_request_token(verifier: TokenVerifier) -> dict[str, Any]:
+    """The claims of the request's access token, sent as Bearer or, bound to a key, as DPoP with
+    a proof (RFC 9449 §7; the app's shared.dpop.DPoP extension checks which way fits the token)."""
+    scheme, token = authorization_token(request.headers.get("Authorization"))
+    try:
+        claims = verifier.verify(token)
+    except InvalidTokenError as exc:
+        if scheme == "dpop":  # answered with the scheme it came with (RFC 9449 §7.1)
+            raise token_refusal(exc.description) from None
+        raise
+    extension = dpop_extension()
+    if extension is not None:
+        extension.check_token_use(scheme, token, claims)
+    elif scheme == "dpop":
+        raise InvalidTokenError("this service does not take DPoP: send Authorization: Bearer <token>")
+    return claims
+
+
 def init_verifier(app: Any, verifier: TokenVerifier) -> None:
     """Make `verifier` the one `require_token` uses in `app`."""
     app.extensions["token_verifier"] = verifier
@@ -156,7 +175,7 @@ def require_token(*scopes: str) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             verifier: TokenVerifier = current_app.extensions["token_verifier"]
-            claims = verifier.verify(bearer_token(request.headers.get("Authorization")))
+            claims = verify_request_token(verifier)
             granted = set(claims.get("scope", "").split())
             for scope in scopes:
                 if scope not in granted:

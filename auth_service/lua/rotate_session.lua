@@ -5,6 +5,7 @@
 -- ARGV[2] now (ms)   ARGV[3] idle lifetime (ms)   ARGV[4] reuse grace (ms, 0 = none)
 -- ARGV[5] a fresh nonce   ARGV[6] SHA-256 hex of the successor derived with ARGV[5]
 -- ARGV[7] the session id   ARGV[8] how many spent hashes to remember
+-- ARGV[9] the RFC 7638 thumbprint of the request's DPoP proof key, '' without a proof
 -- Returns one of
 --   {'rotated', nonce, idle deadline, absolute deadline, email, role}: the token was live;
 --       the successor is the one derived with nonce (= ARGV[5])
@@ -14,15 +15,21 @@
 --       came back after the grace), 'expired_idle', 'expired_absolute', 'revoked' or
 --       'password_changed'; 'now' when this very call ended it
 --   {'unknown'}: no such session, or a token it never issued
+--   {'dpop_key_mismatch'}: the session is bound to a DPoP key (its 'jkt') and ARGV[9] is not
+--       it; checked before anything is spent or revoked, so a thief without the key can
+--       neither refresh nor end the session
 -- An ended session stays as a tombstone holding only its reason (see revoke_sessions.lua).
 -- Hashes are compared with ==: they are SHA-256 of 256-bit secrets, so timing tells nothing.
 local s = redis.call('HMGET', KEYS[1], 'current', 'previous', 'spent_at', 'nonce',
-  'idle_deadline', 'abs_deadline', 'ended')
+  'idle_deadline', 'abs_deadline', 'ended', 'jkt')
 if s[7] then
   return {'ended', s[7]}
 end
 if not s[1] then
   return {'unknown'}
+end
+if s[8] and s[8] ~= ARGV[9] then
+  return {'dpop_key_mismatch'}
 end
 local now = tonumber(ARGV[2])
 local absolute = tonumber(s[6])

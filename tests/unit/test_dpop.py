@@ -439,6 +439,7 @@ def test_replicas_with_one_secret_derive_the_same_nonces() -> None:
     assert NonceSchedule(SECRET).current(1e9) == NonceSchedule(SECRET).current(1e9 + 1)
     assert NonceSchedule(SECRET).current(1e9) != NonceSchedule(SECRET[::-1]).current(1e9)
     assert NonceSchedule(SECRET).current(1e9) != NonceSchedule(SECRET).current(1e9 + 300)
+    assert NonceSchedule(SECRET, server="https://a").current(1e9) != NonceSchedule(SECRET, server="https://b").current(1e9)
     with pytest.raises(ValueError):
         NonceSchedule(b"short")
 
