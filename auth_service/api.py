@@ -134,7 +134,7 @@ def refresh() -> Response:
 @bp.post("/logout")
 def logout() -> tuple[str, int]:
     body = json_body()
-    services().sessions.revoke(required_string(body, "refresh_token"))
+    services().sessions.revoke(required_string(body, "refresh_token"), proof_key())
     return "", 204
 
 

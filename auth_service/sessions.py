@@ -39,7 +39,7 @@ REFUSALS = {
     "revoked": "the session was ended (logout, or revoked by its owner)",
     "password_changed": "the session ended with a password change",
     "unknown": "the refresh token is unknown",
-    "dpop_key_mismatch": "the session is bound to a DPoP key: a refresh needs a DPoP proof signed by that key",
+    "dpop_key_mismatch": "the session is bound to a DPoP key: this needs a DPoP proof signed by that key",
 }
 # What a refresh can come to: a new token, the same one again, or a refusal for a reason.
 REFRESH_OUTCOMES = ("rotated", "grace", *REFUSALS)
@@ -171,26 +171,29 @@ class SessionStore:
             role.decode(),
         )
 
-    def revoke(self, refresh_token: object) -> bool:
-        """Revoke the session a refresh token (live or spent) belongs to; False when none."""
+    def revoke(self, refresh_token: object, jkt: str | None = None) -> bool:
+        """Revoke the session a refresh token (live or spent) belongs to; False when none.
+        A session bound to a DPoP key needs `jkt` to be that key's, else InvalidGrantError."""
         ids = parse_refresh_token(refresh_token)
         if ids is None:
             return False
-        return self._revoke_session(ids.user_id, ids.session_id, hash_refresh_token(str(refresh_token)))
+        return self._revoke_session(ids.user_id, ids.session_id, hash_refresh_token(str(refresh_token)), jkt)
 
     def revoke_by_id(self, user_id: str, session_id: str) -> bool:
         """Revoke one session of `user_id`; False when it has no such session."""
         return self._revoke_session(user_id, session_id, "")
 
-    def _revoke_session(self, user_id: str, session_id: str, token_hash: str) -> bool:
+    def _revoke_session(self, user_id: str, session_id: str, token_hash: str, jkt: str | None = None) -> bool:
         revoked = self._revoke(
             keys=[
                 redis_keys.session_key(user_id, session_id),
                 redis_keys.spent_tokens_key(user_id, session_id),
                 redis_keys.user_sessions_key(user_id),
             ],
-            args=[session_id, token_hash],
+            args=[session_id, token_hash, jkt or ""],
         )
+        if revoked == -1:
+            raise refused("dpop_key_mismatch")
         return bool(revoked)
 
     def revoke_all(self, user_id: str) -> int:

@@ -276,10 +276,27 @@ def test_spent_bound_refresh_token_without_the_key_revokes_nothing(make_apps) ->
     assert holder.refresh(pair["refresh_token"]).json["reason"] == "reused"
 
 
-def test_logout_needs_no_proof(holder: Holder) -> None:
-    # Logging out only ends a session: the rightful client may do it from anywhere.
+def test_a_stolen_refresh_token_cannot_log_a_bound_session_out(holder: Holder) -> None:
     pair = holder.login()
-    assert holder.auth.post("/logout", json={"refresh_token": pair["refresh_token"]}).status_code == 204
+    body = {"refresh_token": pair["refresh_token"]}
+    thief = holder.auth.post("/logout", json=body)
+    assert thief.status_code == 400 and thief.json["reason"] == "dpop_key_mismatch"
+    other_proof = make_proof(new_key(), "POST", f"{ISSUER}/logout")
+    own_key = holder.auth.post("/logout", json=body, headers={"DPoP": other_proof})
+    assert own_key.status_code == 400
+    rightful = holder.auth.post("/logout", json=body, headers={"DPoP": holder.proof("POST", f"{ISSUER}/logout")})
+    assert rightful.status_code == 204
+    assert holder.refresh(pair["refresh_token"]).json["reason"] == "revoked"
+    assert holder.auth.post("/logout", json=body).status_code == 204  # idempotent once ended
+
+
+def test_the_owner_ends_a_bound_session_by_id_with_a_bound_access_token(holder: Holder) -> None:
+    pair = holder.login()
+    sid = claims_of(pair["access_token"])["sid"]
+    proof = holder.proof("DELETE", f"{ISSUER}/sessions/{sid}", pair["access_token"])
+    response = holder.auth.delete(f"/sessions/{sid}", headers={"Authorization": f"DPoP {pair['access_token']}",
+                                                               "DPoP": proof})
+    assert response.status_code == 204
     assert holder.refresh(pair["refresh_token"]).json["reason"] == "revoked"
 
 
