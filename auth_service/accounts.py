@@ -6,7 +6,6 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from auth_service.passwords import MAX_PASSWORD_BYTES, PasswordHasher, check_password_rules
 from auth_service.sessions import revoke_sessions_call
@@ -162,6 +161,6 @@ class AccountStore:
         self._redis.hset(redis_keys.user_key(user_id), "role", role)
 
 
-def scope_for(record: dict[str, Any]) -> str:
-    """The space-separated scopes an account's role grants."""
-    return ROLE_SCOPES.get(record.get("role", "user"), ROLE_SCOPES["user"])
+def scope_for(role: str) -> str:
+    """The space-separated scopes a role grants; an unknown or missing role grants a user's."""
+    return ROLE_SCOPES.get(role, ROLE_SCOPES["user"])
