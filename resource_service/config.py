@@ -26,6 +26,10 @@ def default_public_url(environ: Mapping[str, str]) -> str:
     port = env_port(environ, "RESOURCE_PORT", 8002)
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
+# `serve` listens on RESOURCE_HOST (default 127.0.0.1) and RESOURCE_PORT (default 8002).
+ADDRESS_PREFIX = "RESOURCE"
+DEFAULT_PORT = 8002
+
 
 @dataclass(frozen=True)
 class ResourceConfig:

@@ -1,0 +1,138 @@
+"""The auth service's use cases: log in, refresh, log out, change a password, issue for a client.
+
+Handlers parse and render; flows decide; stores keep. Each flow that hands out tokens
+returns a complete `TokenPair`, which every endpoint (/login, /refresh, /token) only renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from auth_service.accounts import AccountStore, scope_for
+from auth_service.clients import ClientStore, narrow_scope
+from auth_service.ratelimit import RateLimiter
+from auth_service.sessions import IssuedRefresh, SessionStore
+from auth_service.tokens import AccessTokenIssuer
+
+BEARER = "Bearer"
+DPOP = "DPoP"  # RFC 9449 §5.1: the token type of an access token bound to a key
+
+
+def token_type(jkt: str | None) -> str:
+    """The token type of an access token bound to the key of thumbprint `jkt`, or to none."""
+    return DPOP if jkt is not None else BEARER
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What a token request hands out (RFC 6749 §5.1), and who it was for."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str | None  # None for client credentials (RFC 6749 §4.4.3)
+    refresh_expires_in: int | None
+    scope: str
+    user_id: str | None  # None for a service client
+    session_id: str | None
+
+    def answer(self) -> dict[str, Any]:
+        """The token answer's JSON members, in the contract's order; no refresh members without one."""
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+        }
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+            body["refresh_expires_in"] = self.refresh_expires_in
+        body["scope"] = self.scope
+        return body
+
+
+@dataclass(frozen=True)
+class AuthFlows:
+    """The use cases over the stores, built once per app by create_app."""
+
+    accounts: AccountStore
+    sessions: SessionStore
+    clients: ClientStore
+    access_tokens: AccessTokenIssuer
+    limits: RateLimiter
+
+    def log_in(self, email: str, password: str, user_agent: str = "", jkt: str | None = None) -> TokenPair:
+        """Check a password and open a session: POST /login, and /token with grant_type=password.
+        With `jkt` (a DPoP proof's key), the session and its access tokens are bound to that key."""
+        # Throttled before the password is checked: during a lock the right password gets 429 too.
+        self.limits.start_login(email)
+        account = self.accounts.authenticate(email, password)
+        self.limits.login_succeeded(email)
+        issued = self.sessions.create(account["id"], account["password_hash"], user_agent, jkt=jkt)
+        return self._user_pair(issued, account["email"], account.get("role", ""), jkt)
+
+    def refresh(self, refresh_token: str, jkt: str | None = None) -> TokenPair:
+        """Spend a refresh token for the next pair: POST /refresh, and /token with grant_type=refresh_token.
+        A session bound to a DPoP key needs `jkt` to be that key's (invalid_grant dpop_key_mismatch)."""
+        issued = self.sessions.rotate(refresh_token, jkt)
+        return self._user_pair(issued, issued.email, issued.role, jkt)
+
+    def log_out(self, refresh_token: str, jkt: str | None = None) -> None:
+        """End the session a refresh token belongs to; nothing happens for an unknown one. A session
+        bound to a DPoP key ends only with `jkt` that key's: a stolen token alone cannot end it."""
+        self.sessions.revoke(refresh_token, jkt)
+
+    def log_out_everywhere(self, user_id: str) -> None:
+        """End every session of a user."""
+        self.sessions.revoke_all(user_id)
+
+    def change_password(
+        self, user_id: str, email: str | None, session_id: str, current_password: str, new_password: str,
+        *, end_other_sessions: bool = True,
+    ) -> None:
+        """Change a password proven by the current one, keeping the session `session_id`; the
+        other sessions end unless `end_other_sessions` is false. The caller limits by address first."""
+        # Guessing the current password with a stolen access token is throttled like a login.
+        self.limits.start_login(email)
+        checked_hash = self.accounts.check_password(user_id, current_password)
+        self.limits.login_succeeded(email)
+        self.accounts.change_password(
+            user_id, new_password, checked_hash=checked_hash, keep_session=session_id,
+            end_sessions=end_other_sessions,
+        )
+
+    def authenticate_client(self, client_id: str, secret: str) -> None:
+        """Check a service client's secret (InvalidClientError when wrong), for a grant that needs no client."""
+        self.clients.authenticate(client_id, secret)
+
+    def issue_for_client(
+        self, client_id: str, secret: str, requested_scope: str | None, jkt: str | None = None
+    ) -> TokenPair:
+        """RFC 6749 §4.4: an access token for the client itself, no refresh token; bound with `jkt`."""
+        client = self.clients.authenticate(client_id, secret)
+        scope = narrow_scope(client.scope, requested_scope)
+        return TokenPair(
+            access_token=self.access_tokens.issue_for_client(client_id=client.client_id, scope=scope, jkt=jkt),
+            token_type=token_type(jkt),
+            expires_in=self.access_tokens.ttl,
+            refresh_token=None,
+            refresh_expires_in=None,
+            scope=scope,
+            user_id=None,
+            session_id=None,
+        )
+
+    def _user_pair(self, issued: IssuedRefresh, email: str, role: str, jkt: str | None) -> TokenPair:
+        scope = scope_for(role)
+        return TokenPair(
+            access_token=self.access_tokens.issue(
+                subject=issued.user_id, email=email, scope=scope, session_id=issued.session_id, jkt=jkt
+            ),
+            token_type=token_type(jkt),
+            expires_in=self.access_tokens.ttl,
+            refresh_token=issued.refresh_token,
+            refresh_expires_in=issued.expires_in,
+            scope=scope,
+            user_id=issued.user_id,
+            session_id=issued.session_id,
+        )
