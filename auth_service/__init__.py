@@ -34,7 +34,8 @@ def init_dpop(app: Flask, config: AuthConfig, client: RedisClient, keys: KeyRing
         secret = config.dpop.nonce_secret or keys.derived_secret(b"dpop-nonce")
         nonces = NonceSchedule(secret, config.dpop.nonce_lifetime, server=config.issuer)
     verifier = ProofVerifier(RedisReplayStore(client), window=config.dpop.window, nonces=nonces)
-    DPoP(app, verifier, public_url=config.issuer, required=config.dpop.required)
+    public_urls = (config.issuer, *config.dpop_public_urls)
+    DPoP(app, verifier, public_urls=public_urls, required=config.dpop.required)
 
 
 def create_app(config: AuthConfig | None = None) -> Flask:

@@ -10,6 +10,7 @@ from shared.config import (
     DEFAULT_AUDIENCE,
     DEFAULT_ISSUER,
     ConfigError,
+    env_http_urls,
     env_int,
     env_redis_url,
     env_str,
@@ -88,6 +89,8 @@ class AuthConfig:
     # Proxies in front of the service that append to X-Forwarded-For; 0: the socket's peer is the client.
     trusted_proxy_count: int
     dpop: DPoPConfig
+    # More URLs than JWT_ISSUER under which clients call the service (a second host name): DPoP htu.
+    dpop_public_urls: tuple[str, ...]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> AuthConfig:
@@ -112,4 +115,5 @@ class AuthConfig:
             rate_limits=RateLimitConfig.from_env(environ),
             trusted_proxy_count=env_int(environ, "TRUSTED_PROXY_COUNT", 0, maximum=10),
             dpop=DPoPConfig.from_env(environ),
+            dpop_public_urls=env_http_urls(environ, "AUTH_PUBLIC_URLS"),
         )

@@ -32,9 +32,9 @@ def init_dpop(app: Flask, config: ResourceConfig) -> None:
     """DPoP on every protected endpoint: each worker remembers jtis in its own memory."""
     nonces = None
     if config.dpop.nonces and config.dpop.nonce_secret is not None:
-        nonces = NonceSchedule(config.dpop.nonce_secret, config.dpop.nonce_lifetime, server=config.public_url)
+        nonces = NonceSchedule(config.dpop.nonce_secret, config.dpop.nonce_lifetime, server=config.public_urls[0])
     verifier = ProofVerifier(MemoryReplayStore(), window=config.dpop.window, nonces=nonces)
-    DPoP(app, verifier, public_url=config.public_url, required=config.dpop.required)
+    DPoP(app, verifier, public_urls=config.public_urls, required=config.dpop.required)
 
 
 def create_app(config: ResourceConfig | None = None) -> Flask:

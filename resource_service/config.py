@@ -11,6 +11,7 @@ from shared.config import (
     DEFAULT_ISSUER,
     ConfigError,
     env_http_url,
+    env_http_urls,
     env_int,
     env_port,
     env_redis_url,
@@ -43,8 +44,9 @@ class ResourceConfig:
     jwks_refetch_interval: int
     jwks_cache_ttl: int
     clock_skew: int
-    # The URL clients call this service at: what DPoP proofs' htu must name (never the Host header).
-    public_url: str
+    # The URLs clients call this service at, the canonical one first: what DPoP proofs' htu must
+    # name (never the Host header).
+    public_urls: tuple[str, ...]
     dpop: DPoPConfig
 
     @classmethod
@@ -77,6 +79,6 @@ class ResourceConfig:
             # Known keys are refetched this often, so that a key removed upstream stops verifying.
             jwks_cache_ttl=env_int(environ, "JWKS_CACHE_TTL", 300, minimum=1, maximum=86_400),
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
-            public_url=env_http_url(environ, "RESOURCE_PUBLIC_URL") or default_public_url(environ),
+            public_urls=env_http_urls(environ, "RESOURCE_PUBLIC_URL") or (default_public_url(environ),),
             dpop=dpop,
         )

@@ -279,13 +279,15 @@ class ProofVerifier:
         headers: Sequence[str],
         *,
         method: str,
-        url: str,
+        url: str | Sequence[str],
         access_token: str | None = None,
         jkt: str | None = None,
     ) -> Proof:
         """The proof among the request's `DPoP` headers, checked per RFC 9449 §4.3 for a request of
-        `method` to `url` (see `request_url`); at a resource, for `access_token`, whose `cnf.jkt`
-        is `jkt`. ProofError or NonceRequiredError when it does not pass."""
+        `method` to `url` (see `request_url`; several: the same resource under each of the service's
+        public names); at a resource, for `access_token`, whose `cnf.jkt` is `jkt`. ProofError or
+        NonceRequiredError when it does not pass."""
+        urls = (url,) if isinstance(url, str) else tuple(url)
         if len(headers) != 1 or "," in headers[0]:  # a server joins repeated headers with commas
             raise ProofError("send exactly one DPoP header")
         proof = headers[0]
@@ -317,8 +319,8 @@ class ProofVerifier:
         if claims.get("htm") != method:
             raise ProofError(f"the DPoP proof's htm is not this request's method, {method}")
         htu = claims.get("htu")
-        if not isinstance(htu, str) or normalize_url(htu) != normalize_url(url):
-            raise ProofError(f"the DPoP proof's htu is not this request's URL, {url} (query and fragment aside)")
+        if not isinstance(htu, str) or normalize_url(htu) not in {normalize_url(u) for u in urls}:
+            raise ProofError(f"the DPoP proof's htu is not this request's URL, {urls[0]} (query and fragment aside)")
         if access_token is not None:
             ath = claims.get("ath")
             if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
@@ -380,7 +382,7 @@ def check_token_use(
     claims: Mapping[str, Any],
     proofs: Sequence[str],
     method: str,
-    url: str,
+    url: str | Sequence[str],
     required: bool,
 ) -> Proof | None:
     """At a resource, after the token itself verified: does the way it came match its binding?
@@ -452,16 +454,22 @@ class DPoP:
     service's public URL (never the Host header), and a fresh `DPoP-Nonce` on the answers to
     requests whose proof passed (RFC 9449 §8.2), so that clients rarely meet use_dpop_nonce."""
 
-    def __init__(self, app: Flask, verifier: ProofVerifier, *, public_url: str, required: bool) -> None:
-        request_url(public_url, "/")  # a bad URL stops the service at start
+    def __init__(
+        self, app: Flask, verifier: ProofVerifier, *, public_urls: Sequence[str], required: bool
+    ) -> None:
+        """`public_urls`: the service's URLs as clients call it, the canonical one first."""
+        for url in public_urls:
+            request_url(url, "/")  # a bad URL stops the service at start
+        if not public_urls:
+            raise ValueError("a DPoP service needs its public URL")
         self.verifier = verifier
-        self.public_url = public_url
+        self.public_urls = tuple(public_urls)
         self.required = required
         app.extensions["dpop"] = self
         app.after_request(self._send_nonce)
 
-    def _url(self) -> str:
-        return request_url(self.public_url, request.path)
+    def _url(self) -> tuple[str, ...]:
+        return tuple(request_url(base, request.path) for base in self.public_urls)
 
     def token_request_key(self) -> str | None:
         """At a token endpoint: the thumbprint of the request's proof, None without one (unless

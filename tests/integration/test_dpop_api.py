@@ -416,3 +416,19 @@ def test_malformed_proof_at_the_resource_service(holder: Holder, case: str) -> N
     response = holder.resource.get("/me", headers=headers)
     assert response.status_code == 401 and response.json["error"] == "invalid_dpop_proof", response.json
     assert challenge(response).startswith('DPoP error="invalid_dpop_proof"')
+
+
+def test_a_service_known_under_several_names(make_apps) -> None:
+    # make run serves the demo page under localhost and 127.0.0.1 alike: each name is a public URL.
+    auth, resource = make_apps(AUTH_PUBLIC_URLS="http://auth.alias", RESOURCE_PUBLIC_URL=f"{RESOURCE},http://api.alias")
+    key = new_key()
+    login = auth.post("/login", json={"email": "ada@example.com", "password": PASSWORD},
+                      headers={"DPoP": make_proof(key, "POST", "http://auth.alias/login")})
+    assert login.status_code == 200
+    token = login.json["access_token"]
+    for base in (RESOURCE, "http://api.alias"):
+        proof = make_proof(key, "GET", f"{base}/me", access_token=token)
+        assert resource.get("/me", headers={"Authorization": f"DPoP {token}", "DPoP": proof}).status_code == 200
+    elsewhere = make_proof(key, "GET", "http://api.other/me", access_token=token)
+    refused = resource.get("/me", headers={"Authorization": f"DPoP {token}", "DPoP": elsewhere})
+    assert refused.status_code == 401 and RESOURCE in refused.json["error_description"]
