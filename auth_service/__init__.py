@@ -10,6 +10,7 @@ from auth_service.accounts import AccountStore
 from auth_service.api import AuthServices, bp
 from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
+from auth_service.email_api import init_email
 from auth_service.events import AuthEvents
 from auth_service.keys import load_key_ring
 from auth_service.passwords import PasswordHasher
@@ -34,9 +35,11 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     client = connect_redis(config.redis_url)
     keys = load_key_ring(config.private_key_pems)
     hasher = PasswordHasher(config.hashing)
+    accounts = AccountStore(client, hasher, on_login=events.login)
+    limits = RateLimiter(client, config.rate_limits, on_limited=metrics.rate_limited)
     app.extensions["auth"] = AuthServices(
         redis=client,
-        accounts=AccountStore(client, hasher, on_login=events.login),
+        accounts=accounts,
         sessions=SessionStore(
             client,
             idle_ttl=config.refresh_token_ttl,
@@ -50,8 +53,9 @@ def create_app(config: AuthConfig | None = None) -> Flask:
             keys, issuer=config.issuer, audience=config.audience, ttl=config.access_token_ttl
         ),
         keys=keys,
-        limits=RateLimiter(client, config.rate_limits, on_limited=metrics.rate_limited),
+        limits=limits,
     )
+    init_email(app, config.email, client, accounts, limits)
     verifier = TokenVerifier(
         StaticKeys(keys.public_keys), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
     )

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from auth_service.accounts import AccountStore, scope_for
 from auth_service.clients import ClientStore
+from auth_service.email_api import check_login_allowed, email_verified_claim, on_registered
 from auth_service.keys import KeyRing
 from auth_service.openapi import DOCUMENT
 from auth_service.ratelimit import RateLimiter
@@ -60,7 +61,8 @@ def token_pair(issued: IssuedRefresh, email: str, role_record: dict[str, str]) -
     svc = services()
     scope = scope_for(role_record)
     access_token = svc.access_tokens.issue(
-        subject=issued.user_id, email=email, scope=scope, session_id=issued.session_id
+        subject=issued.user_id, email=email, scope=scope, session_id=issued.session_id,
+        email_verified=email_verified_claim(issued.user_id),
     )
     return no_store(
         jsonify(
@@ -81,6 +83,7 @@ def register() -> tuple[Response, int]:
     user = services().accounts.register(
         required_string(body, "email"), required_string(body, "password"), body.get("name")
     )
+    on_registered(user["email"])
     return jsonify(user), 201
 
 
@@ -91,6 +94,7 @@ def login_with_password(email: str, password: str) -> Response:
     svc.limits.start_login(email)
     account = svc.accounts.authenticate(email, password)
     svc.limits.login_succeeded(email)
+    check_login_allowed(account)
     issued = svc.sessions.create(account["id"], account["password_hash"], request.headers.get("User-Agent", ""))
     return token_pair(issued, account["email"], account)
 
