@@ -81,7 +81,8 @@ def mail_queue_key() -> str:
 
 
 def mail_job_key(job_id: str) -> str:
-    """Hash: one mail to send (its flow, the address, attempts made); the job id names flow and address."""
+    """Hash: one mail to send (flow, address, attempts, and the state of the attempt under way); the job id
+    names flow and address."""
     return f"{{mail}}:job:{job_id}"
 
 

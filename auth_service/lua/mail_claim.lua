@@ -18,6 +18,7 @@ if redis.call('EXISTS', key) == 0 then
   return nil
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+redis.call('HSET', key, 'leased', '1')
 local attempts = redis.call('HINCRBY', key, 'attempts', 1)
 local fields = redis.call('HMGET', key, 'flow', 'email', 'handed_over')
 return {id, fields[1], fields[2], attempts, fields[3] or ''}
