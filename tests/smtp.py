@@ -56,9 +56,11 @@ class SmtpSink:
         self.mails: list[ReceivedMail] = []
         self._changed = threading.Condition()
         self._controller: Controller | None = None
-        self.reply = "250 OK"  # what the server answers to each message
+        self.reply = "250 OK"  # what the server answers to each message; "drop": hang up instead
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        if self.reply == "drop":  # the message came, the answer never goes
+            server.transport.close()
         if not self.reply.startswith("250"):
             return self.reply
         message = email.message_from_bytes(envelope.content, policy=policy.default)
