@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from auth_service.accounts import AccountStore, scope_for
 from auth_service.clients import ClientStore
-from auth_service.email_api import check_login_allowed, email_verified_claim, on_registered
+from auth_service.email_api import check_login_allowed, email_verified_claim, on_registered, openapi_document
 from auth_service.keys import KeyRing
 from auth_service.openapi import DOCUMENT
 from auth_service.ratelimit import RateLimiter
@@ -197,4 +197,4 @@ def readyz() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(DOCUMENT)
+    return jsonify(openapi_document(DOCUMENT))

@@ -16,7 +16,9 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from auth_service.accounts import AccountStore, normalize_email
 from auth_service.config import EmailConfig
+from auth_service.email_openapi import with_email_paths
 from auth_service.mailqueue import MailQueue, email_digest
+from auth_service.openapi import DOCUMENT
 from auth_service.passwords import check_password_rules
 from auth_service.ratelimit import RateLimiter, address_subject
 from auth_service.recovery import EmailNotVerifiedError, EmailTokenError, EmailTokenStore
@@ -39,6 +41,7 @@ class EmailServices:
     tokens: EmailTokenStore
     queue: MailQueue
     limits: RateLimiter
+    document: dict[str, Any]  # the service's OpenAPI document, the email endpoints included
 
 
 def init_email(
@@ -54,6 +57,7 @@ def init_email(
         tokens=EmailTokenStore(client, reset_ttl=config.password_reset_ttl, verify_ttl=config.verify_ttl),
         queue=MailQueue(client),
         limits=limits,
+        document=with_email_paths(DOCUMENT),
     )
     app.register_blueprint(bp)
 
@@ -81,6 +85,12 @@ def check_login_allowed(account: dict[str, str]) -> None:
     svc = _email()
     if svc is not None and svc.config.require_verified and account.get("email_verified") != "1":
         raise EmailNotVerifiedError()
+
+
+def openapi_document(document: dict[str, Any]) -> dict[str, Any]:
+    """The service's OpenAPI document: `document`, with the email endpoints while EMAIL is on."""
+    svc = _email()
+    return document if svc is None else svc.document
 
 
 def email_verified_claim(user_id: str) -> bool | None:

@@ -9,14 +9,22 @@ from collections.abc import Iterator
 
 import jwt
 import pytest
+import schemathesis
 
 from auth_service.config import EmailConfig
+from auth_service.email_openapi import with_email_paths
 from auth_service.mailer import Mailer
 from auth_service.mailqueue import MailQueue
+from auth_service.openapi import DOCUMENT as AUTH_DOCUMENT
+from tests.conftest import NO_LIMITS
+from tests.integration.test_openapi import CHECKS, FUZZ_SETTINGS
 from tests.smtp import SmtpSink
 
 PASSWORD = "correct horse battery"
 PATHS = ("/password/forgot", "/password/reset", "/email/verify", "/email/verify/resend")
+EMAIL_DOCUMENT = with_email_paths(AUTH_DOCUMENT)
+email_schema = schemathesis.openapi.from_dict(EMAIL_DOCUMENT, config=CHECKS).include(
+    path_regex="^/(password/(forgot|reset)|email/)")
 
 
 @pytest.fixture
@@ -159,3 +167,29 @@ def redis_keys_job(email: str) -> str:
     from shared import redis_keys
 
     return redis_keys.mail_job_key(f"verify:{email_digest(email)}")
+
+
+def test_with_email_on_the_document_names_the_email_routes_too(make_auth_app, sink):
+    import jsonschema_rs
+    from schemathesis.specs.openapi.definitions import OPENAPI_31
+
+    from tests.integration.test_openapi import app_routes, documented_routes
+
+    app = make_auth_app(**email_env(sink))
+    served = app.test_client().get("/openapi.json").json
+    assert app_routes(app) == documented_routes(served)
+    assert set(EMAIL_DOCUMENT["paths"]) - set(AUTH_DOCUMENT["paths"]) == set(PATHS)
+    assert served == EMAIL_DOCUMENT
+    assert [e.message for e in jsonschema_rs.validator_for(OPENAPI_31).iter_errors(served)] == []
+
+
+@pytest.fixture
+def email_app(make_auth_app, sink):
+    return make_auth_app(**email_env(sink), **NO_LIMITS)
+
+
+@email_schema.parametrize()
+@FUZZ_SETTINGS
+def test_the_email_endpoints_keep_their_document(case, email_app):
+    case.operation.schema.app = email_app
+    case.call_and_validate(app=email_app)
