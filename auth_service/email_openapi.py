@@ -58,10 +58,11 @@ EMAIL_PATHS: dict[str, Any] = {
 
 
 def with_email_paths(document: dict[str, Any]) -> dict[str, Any]:
-    """`document` with the email endpoints and the 403 `email_not_verified` of a login added."""
+    """`document` with the email endpoints, and the 403 `email_not_verified` of a login."""
     extended = copy.deepcopy(document)
     extended["paths"].update(copy.deepcopy(EMAIL_PATHS))
     not_verified = error_answer("REQUIRE_VERIFIED_EMAIL=on and the address is not confirmed yet.",
                                 "email_not_verified")
-    extended["paths"]["/login"]["post"]["responses"]["403"] = not_verified
+    for path in ("/login", "/token"):  # /token: its password grant logs in the same way
+        extended["paths"][path]["post"]["responses"]["403"] = not_verified
     return extended
