@@ -7,14 +7,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth_service import oauth
 from auth_service.accounts import AccountStore
-from auth_service.api import AuthServices, bp
+from auth_service.api import bp
 from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
+from auth_service.context import AuthServices
 from auth_service.email_api import init_email
 from auth_service.events import AuthEvents
 from auth_service.keys import load_key_ring
 from auth_service.passwords import PasswordHasher
 from auth_service.ratelimit import RateLimiter
+from auth_service.recovery import EmailVerification
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared import metrics
@@ -54,6 +56,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
         ),
         keys=keys,
         limits=limits,
+        email=EmailVerification(client, required=config.email.require_verified) if config.email else None,
     )
     init_email(app, config.email, client, accounts, limits)
     verifier = TokenVerifier(

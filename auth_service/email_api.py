@@ -21,7 +21,7 @@ from auth_service.mailqueue import MailQueue, email_digest
 from auth_service.openapi import DOCUMENT
 from auth_service.passwords import check_password_rules
 from auth_service.ratelimit import RateLimiter, address_subject
-from auth_service.recovery import EmailNotVerifiedError, EmailTokenError, EmailTokenStore
+from auth_service.recovery import EmailTokenError, EmailTokenStore
 from shared import redis_keys
 from shared.errors import InvalidCredentialsError, InvalidRequestError
 from shared.http import json_body
@@ -80,25 +80,10 @@ def on_registered(email: str) -> None:
         svc.queue.enqueue("verify", email)
 
 
-def check_login_allowed(account: dict[str, str]) -> None:
-    """After the password was right: with REQUIRE_VERIFIED_EMAIL=on an unconfirmed account may not log in."""
-    svc = _email()
-    if svc is not None and svc.config.require_verified and account.get("email_verified") != "1":
-        raise EmailNotVerifiedError()
-
-
 def openapi_document(document: dict[str, Any]) -> dict[str, Any]:
     """The service's OpenAPI document: `document`, with the email endpoints while EMAIL is on."""
     svc = _email()
     return document if svc is None else svc.document
-
-
-def email_verified_claim(user_id: str) -> bool | None:
-    """The access token's `email_verified`, read from the account; None (no claim) while EMAIL is off."""
-    svc = _email()
-    if svc is None:
-        return None
-    return bool(svc.redis.hget(redis_keys.user_key(user_id), "email_verified") == b"1")
 
 
 # The endpoints.

@@ -74,3 +74,21 @@ class EmailTokenStore:
         if not int(spent):
             raise EmailTokenError()
         return user_id
+
+
+class EmailVerification:
+    """What logging in needs of email verification (EMAIL=on): the `email_verified` claim, and
+    with REQUIRE_VERIFIED_EMAIL=on, no session for an unconfirmed account."""
+
+    def __init__(self, client: RedisClient, *, required: bool) -> None:
+        self._redis = client
+        self.required = required
+
+    def check_login_allowed(self, account: dict[str, str]) -> None:
+        """After the password was right: EmailNotVerifiedError for an unconfirmed account, when required."""
+        if self.required and account.get("email_verified") != "1":
+            raise EmailNotVerifiedError()
+
+    def is_verified(self, user_id: str) -> bool:
+        """Whether the account's address is confirmed, read at each token (a refresh included)."""
+        return self._redis.hget(redis_keys.user_key(user_id), "email_verified") == b"1"
