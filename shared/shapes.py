@@ -23,7 +23,7 @@ from shared.http import json_body
 
 ShapeT = TypeVar("ShapeT", bound="Shape")
 # How a description names a field's JSON type.
-KINDS: dict[Any, str] = {str: "a string", bool: "true or false", int: "a whole number"}
+KINDS: dict[Any, str] = {str: "a string", bool: "true or false"}
 
 
 class Shape(BaseModel):
