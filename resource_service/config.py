@@ -24,6 +24,8 @@ from shared.dpop import DPoPConfig
 def default_public_url(environ: Mapping[str, str]) -> str:
     """Where `serve` listens: right for a local run; behind a proxy, set RESOURCE_PUBLIC_URL."""
     host = env_str(environ, "RESOURCE_HOST", "127.0.0.1")
+    if host in ("0.0.0.0", "::"):  # noqa: S104 (listening everywhere; clients call one address of it)
+        host = "127.0.0.1"
     port = env_port(environ, "RESOURCE_PORT", 8002)
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 

@@ -520,3 +520,39 @@ def test_bound_token_with_a_bad_proof_is_invalid_dpop_proof(verifier: ProofVerif
 def test_rsa_key_sizes_in_range_pass(verifier: ProofVerifier) -> None:
     signer = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     verify(verifier, make_proof(signer, "GET", URL, alg="PS256"))
+
+
+@pytest.mark.parametrize(
+    ("env", "urls"),
+    [
+        ({}, ("http://127.0.0.1:8002",)),
+        ({"RESOURCE_PORT": "9100"}, ("http://127.0.0.1:9100",)),
+        ({"RESOURCE_HOST": "0.0.0.0"}, ("http://127.0.0.1:8002",)),  # what a container listens on
+        ({"RESOURCE_HOST": "::1"}, ("http://[::1]:8002",)),
+        ({"RESOURCE_PUBLIC_URL": "https://api.example.com, https://api2.example.com"},
+         ("https://api.example.com", "https://api2.example.com")),
+    ],
+)
+def test_resource_public_urls(env: dict[str, str], urls: tuple[str, ...]) -> None:
+    from resource_service.config import ResourceConfig
+
+    assert ResourceConfig.from_env({"JWT_ISSUER": "https://auth.example.com", **env}).public_urls == urls
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DPOP": "maybe"}, "DPOP must be optional or required"),
+        ({"DPOP_NONCE": "yes"}, "DPOP_NONCE must be on or off"),
+        ({"DPOP_NONCE_SECRET": "short"}, "at least 32 characters"),
+        ({"DPOP_PROOF_WINDOW": "0"}, "DPOP_PROOF_WINDOW"),
+        ({"DPOP_NONCE_LIFETIME": "5"}, "DPOP_NONCE_LIFETIME"),
+        ({"RESOURCE_PUBLIC_URL": "ftp://x"}, "RESOURCE_PUBLIC_URL"),
+    ],
+)
+def test_bad_dpop_settings_stop_the_service(env: dict[str, str], message: str) -> None:
+    from resource_service.config import ResourceConfig
+    from shared.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        ResourceConfig.from_env({"JWT_ISSUER": "https://auth.example.com", **env})
