@@ -14,6 +14,7 @@ clock (Redis TIME on the auth service: every replica judges `iat` alike).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -109,13 +110,24 @@ def _json_object(segment: str, part: str) -> dict[str, Any]:
     return value
 
 
-def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
-    """RFC 7638 §3: base64url SHA-256 of the key's required members, sorted, without whitespace."""
+def _canonical_members(jwk: Mapping[str, Any]) -> str | None:
+    """RFC 7638 §3.3: the key's required members, sorted, without whitespace; None when it has not all."""
     members = THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
     if members is None or not all(isinstance(jwk.get(name), str) for name in members):
-        raise ProofError("the proof's jwk is not an EC, OKP or RSA public key")
-    canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"), sort_keys=True)
+        return None
+    return json.dumps({name: jwk[name] for name in members}, separators=(",", ":"), sort_keys=True)
+
+
+def _digest(canonical: str) -> str:
     return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
+
+
+def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
+    """RFC 7638 §3: base64url SHA-256 of the key's required members, sorted, without whitespace."""
+    canonical = _canonical_members(jwk)
+    if canonical is None:
+        raise ProofError("the proof's jwk is not an EC, OKP or RSA public key")
+    return _digest(canonical)
 
 
 def access_token_hash(access_token: str) -> str:
@@ -237,8 +249,9 @@ class MemoryReplayStore:
         return now, "fresh"
 
 
-def _public_key(alg: str, jwk: Any) -> Any:
-    """The public key of the proof's `jwk` header, checked against `alg` (RFC 9449 §4.3 items 5, 7)."""
+def _public_key(alg: str, jwk: Any) -> tuple[Any, str]:
+    """The public key of the proof's `jwk` header, checked against `alg` (RFC 9449 §4.3 items 5, 7),
+    and its RFC 7638 thumbprint."""
     if not isinstance(jwk, dict):
         raise ProofError("the DPoP proof has no jwk header")
     if PRIVATE_MEMBERS & jwk.keys():
@@ -246,8 +259,19 @@ def _public_key(alg: str, jwk: Any) -> Any:
     kty, crv = KEY_TYPES[alg]
     if jwk.get("kty") != kty or (crv is not None and jwk.get("crv") != crv):
         raise ProofError(f"{alg} needs a jwk of kty {kty}" + (f" and crv {crv}" if crv else ""))
+    canonical = _canonical_members(jwk)
+    if canonical is None:
+        raise ProofError("the proof's jwk is not a valid public key")
+    return _key_of(alg, canonical), _digest(canonical)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_of(alg: str, canonical: str) -> Any:
+    """The key of a JWK's required members, parsed once: a client signs many proofs with one key.
+    Only keys that pass are kept (a raised ProofError is not cached)."""
+    kty = KEY_TYPES[alg][0]
     try:
-        key = _ALGORITHM_OBJECTS[alg].from_jwk(jwk)
+        key = _ALGORITHM_OBJECTS[alg].from_jwk(canonical)
     except (InvalidKeyError, ValueError, TypeError, KeyError):  # bad members, a point off the curve
         raise ProofError("the proof's jwk is not a valid public key") from None
     if kty == "RSA":
@@ -305,7 +329,7 @@ class ProofVerifier:
             raise ProofError(f"the DPoP proof's alg must be one of {ALGORITHMS_PARAM}")
         if "crit" in header:  # RFC 7515 §4.1.11: we understand no extension
             raise ProofError("the DPoP proof uses an unsupported extension (crit)")
-        key = _public_key(alg, header.get("jwk"))
+        key, thumbprint = _public_key(alg, header.get("jwk"))
         signing_input = f"{encoded_header}.{encoded_claims}".encode("ascii")
         if not _ALGORITHM_OBJECTS[alg].verify(signing_input, key, _b64decode(encoded_signature)):
             raise ProofError("the DPoP proof's signature does not verify with its jwk")
@@ -325,7 +349,6 @@ class ProofVerifier:
             ath = claims.get("ath")
             if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
                 raise ProofError("the DPoP proof's ath is not the hash of this access token")
-        thumbprint = jwk_thumbprint(header["jwk"])
         if jkt is not None and not hmac.compare_digest(thumbprint, jkt):
             raise ProofError("the DPoP proof is signed by another key than the token is bound to")
         # Last: what passes the stateless checks is remembered, so that no forgery fills the store.
