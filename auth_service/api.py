@@ -16,10 +16,12 @@ from auth_service.sessions import IssuedRefresh, SessionStore
 from auth_service.tokens import AccessTokenIssuer, is_session_id
 from shared.errors import InvalidRequestError, NotFoundError
 from shared.http import json_body
-from shared.jwt import require_token, token_claims
 from shared.store import RedisClient
+from shared.verify import TokenAuth
 
 bp = Blueprint("auth", __name__)
+# The account endpoints take a user's token only: a service client has no sessions or password.
+auth = TokenAuth()
 
 
 @dataclass(frozen=True)
@@ -123,16 +125,16 @@ def logout() -> tuple[str, int]:
 
 
 @bp.post("/logout/all")
-@require_token()
+@auth.require_user()
 def logout_all() -> tuple[str, int]:
-    services().sessions.revoke_all(token_claims()["sub"])
+    services().sessions.revoke_all(auth.claims()["sub"])
     return "", 204
 
 
 @bp.get("/sessions")
-@require_token()
+@auth.require_user()
 def list_sessions() -> Response:
-    claims = token_claims()
+    claims = auth.claims()
     sessions = services().sessions.list(claims["sub"])
     for session in sessions:
         session["current"] = session["id"] == claims.get("sid")  # type: ignore[assignment]
@@ -140,20 +142,20 @@ def list_sessions() -> Response:
 
 
 @bp.delete("/sessions/<session_id>")
-@require_token()
+@auth.require_user()
 def delete_session(session_id: str) -> tuple[str, int]:
     # Checked first: the id becomes part of a key name, and must name a session, nothing beside it.
-    if not is_session_id(session_id) or not services().sessions.revoke_by_id(token_claims()["sub"], session_id):
+    if not is_session_id(session_id) or not services().sessions.revoke_by_id(auth.claims()["sub"], session_id):
         raise NotFoundError("no such session")
     return "", 204
 
 
 @bp.post("/password")
-@require_token()
+@auth.require_user()
 def change_password() -> tuple[str, int]:
     """Change one's password; the other sessions end unless `revoke_other_sessions` is false."""
     body = json_body()
-    claims = token_claims()
+    claims = auth.claims()
     end_others = body.get("revoke_other_sessions", True)
     if not isinstance(end_others, bool):
         raise InvalidRequestError("revoke_other_sessions must be true or false")

@@ -270,6 +270,22 @@ def test_resource_service_accepts_a_client_token(client, clients, resource):
     assert denied.status_code == 403 and denied.json["error"] == "insufficient_scope"
 
 
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/sessions", None),
+    ("DELETE", "/sessions/" + "f" * 32, None),
+    ("POST", "/logout/all", None),
+    ("POST", "/password", {"current_password": PASSWORD, "new_password": "another long password"}),
+])
+def test_the_account_endpoints_refuse_a_client_token(client, clients, method, path, body):
+    # A service client has no sessions and no password; before, /sessions answered it 200 {"sessions": []}.
+    made, secret = clients.create("billing", "users:read users:write")
+    access = token(client, {"grant_type": "client_credentials"}, basic(made.client_id, secret)).json["access_token"]
+    response = client.open(path, method=method, json=body, headers={"Authorization": f"Bearer {access}"})
+    assert_error(response, 403, "insufficient_scope")
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
+    assert "client" in response.json["error_description"]
+
+
 # RFC 8414 metadata
 
 
