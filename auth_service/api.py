@@ -89,10 +89,10 @@ def register() -> tuple[Response, int]:
 def login_with_password(email: str, password: str) -> Response:
     """Check a password and open a session: POST /login, and /token with grant_type=password."""
     svc = services()
-    # Throttled before the password is checked: during a lock the right password gets 429 too.
-    svc.limits.start_login(email)
+    # Throttled before the password is checked; an address that logged in before has its own throttle.
+    svc.limits.start_login(email, request.remote_addr)
     account = svc.accounts.authenticate(email, password)
-    svc.limits.login_succeeded(email)
+    svc.limits.login_succeeded(email, request.remote_addr)
     issued = svc.sessions.create(account["id"], account["password_hash"], request.headers.get("User-Agent", ""))
     return token_pair(issued, account["email"], account)
 
@@ -163,9 +163,9 @@ def change_password() -> tuple[str, int]:
     current_password = required_string(body, "current_password")
     # Guessing the current password with a stolen access token is throttled like a login.
     svc.limits.limit_address("login", request.remote_addr)
-    svc.limits.start_login(claims.get("email"))
+    svc.limits.start_login(claims.get("email"), request.remote_addr)
     checked_hash = svc.accounts.check_password(claims["sub"], current_password)
-    svc.limits.login_succeeded(claims.get("email"))
+    svc.limits.login_succeeded(claims.get("email"), request.remote_addr)
     accounts = svc.accounts
     accounts.change_password(
         claims["sub"], required_string(body, "new_password"), checked_hash=checked_hash,

@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus
 from flask import Blueprint, Response, jsonify, request
 
 from auth_service.api import login_with_password, no_store, refresh_with_token, services
-from auth_service.clients import KNOWN_SCOPES, narrow_scope
+from auth_service.clients import KNOWN_SCOPES, Client, narrow_scope
 from shared.errors import (
     InvalidClientError,
     InvalidCredentialsError,
@@ -83,13 +83,22 @@ def presented_client() -> tuple[str, str] | None:
     return client_id, secret
 
 
+def authenticate_client(client_id: str, secret: str) -> Client:
+    """The client of these credentials, the check throttled per client id and per address as logins are."""
+    svc = services()
+    svc.limits.start_client_auth(client_id, request.remote_addr)
+    client = svc.clients.authenticate(client_id, secret)
+    svc.limits.client_auth_succeeded(client_id, request.remote_addr)
+    return client
+
+
 def client_credentials_grant() -> Response:
     """RFC 6749 §4.4: an access token for the client itself, no refresh token."""
     credentials = presented_client()
     if credentials is None:
         raise InvalidClientError("authenticate the client: HTTP Basic, or client_id and client_secret")
     svc = services()
-    client = svc.clients.authenticate(*credentials)
+    client = authenticate_client(*credentials)
     scope = narrow_scope(client.scope, form_param("scope"))
     return no_store(jsonify(
         access_token=svc.access_tokens.issue_for_client(client_id=client.client_id, scope=scope),
@@ -122,7 +131,7 @@ def token() -> Response:
     # A client that does send a secret with a user's grant must have the right one.
     credentials = presented_client()
     if credentials is not None:
-        services().clients.authenticate(*credentials)
+        authenticate_client(*credentials)
     if grant_type == "password":
         services().limits.limit_address("login", request.remote_addr)
         return password_grant()
