@@ -6,7 +6,7 @@ from flask import Flask
 
 from resource_service.api import ResourceServices, auth, bp
 from resource_service.config import ResourceConfig
-from resource_service.users import UserDirectory
+from shared.directory import AccountDirectory
 from shared.discovery import discover_jwks_uri
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
@@ -35,7 +35,7 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     init_observability(app)
     client = connect_redis(config.redis_url)
-    app.extensions["resource"] = ResourceServices(redis=client, users=UserDirectory(client))
+    app.extensions["resource"] = ResourceServices(redis=client, users=AccountDirectory(client))
     register_error_handlers(app)
     auth.init_app(app, issuer=config.issuer, audience=config.audience, keys=key_source(config),
                   leeway=config.clock_skew)
