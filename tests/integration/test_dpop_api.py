@@ -432,3 +432,30 @@ def test_a_service_known_under_several_names(make_apps) -> None:
     elsewhere = make_proof(key, "GET", "http://api.other/me", access_token=token)
     refused = resource.get("/me", headers={"Authorization": f"DPoP {token}", "DPoP": elsewhere})
     assert refused.status_code == 401 and RESOURCE in refused.json["error_description"]
+
+
+def test_a_service_of_ones_own_without_dpop_refuses_bound_tokens(holder: Holder, rsa_private_key) -> None:
+    # TokenAuth alone (README, "Protect your own Flask service"): no DPoP extension, so no proofs are
+    # checked, and a bound token is refused rather than taken as a bearer token.
+    from shared.jwk import rsa_thumbprint
+    from shared.jwt import StaticKeys
+    from shared.verify import TokenAuth
+
+    app = Flask("orders")
+    keys = StaticKeys({rsa_thumbprint(rsa_private_key.public_key()): rsa_private_key.public_key()})
+    auth = TokenAuth(app, issuer=ISSUER, audience="resource-service", keys=keys)
+
+    @app.get("/orders")
+    @auth.require()
+    def orders() -> dict[str, str]:
+        return {"user": auth.claims()["sub"]}
+
+    client = app.test_client()
+    bound = holder.login()["access_token"]
+    for scheme in ("Bearer", "DPoP"):
+        refused = client.get("/orders", headers={"Authorization": f"{scheme} {bound}",
+                                                 "DPoP": holder.proof("GET", "http://localhost/orders", bound)})
+        assert refused.status_code == 401 and refused.json["error"] == "invalid_token"
+        assert refused.headers["WWW-Authenticate"].startswith('DPoP error="invalid_token"')
+    unbound = holder.auth.post("/login", json={"email": "ada@example.com", "password": PASSWORD}).json
+    assert client.get("/orders", headers={"Authorization": f"Bearer {unbound['access_token']}"}).status_code == 200
