@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
-import time
 from collections.abc import Callable
 
 from auth_service.accounts import normalize_email
@@ -48,11 +47,11 @@ class RateLimiter:
         client: RedisClient,
         config: RateLimitConfig,
         *,
-        now: Callable[[], float] = time.time,
+        clock_offset: Callable[[], int] = lambda: 0,
         on_limited: Callable[[str], None] = lambda scope: None,
     ) -> None:
         """`on_limited(scope)` hears of each refusal: "login", "register", "refresh" by address,
-        "login_email" by email."""
+        "login_email" by email. `clock_offset()` is ms the scripts add to the store's clock (tests)."""
         self._on_limited = on_limited
         self._redis = client
         self._config = config
@@ -61,12 +60,9 @@ class RateLimiter:
             "register": config.register_per_address,
             "refresh": config.refresh_per_address,
         }
-        self._now = now
+        self._clock_offset = clock_offset
         self._login_attempt = client.register_script(load_script("auth_service", "login_attempt.lua"))
         self._address_limit = client.register_script(load_script("auth_service", "address_limit.lua"))
-
-    def _now_ms(self) -> int:
-        return int(self._now() * 1000)
 
     def limit_address(self, action: str, address: str | None) -> None:
         """Count a request for `action` from a client address; RateLimitedError past its rate."""
@@ -76,7 +72,7 @@ class RateLimiter:
         wait_ms = int(
             self._address_limit(
                 keys=[redis_keys.address_limit_key(action, address_subject(address))],
-                args=[self._now_ms(), max(1, 60_000 // per_minute), per_minute],
+                args=[self._clock_offset(), max(1, 60_000 // per_minute), per_minute],
             )
         )
         if wait_ms:
@@ -93,7 +89,7 @@ class RateLimiter:
         wait_ms = int(
             self._login_attempt(
                 keys=[key],
-                args=[self._now_ms(), config.login_failures_before_delay, config.login_delay * 1000,
+                args=[self._clock_offset(), config.login_failures_before_delay, config.login_delay * 1000,
                       config.login_delay_max * 1000, config.login_failure_memory * 1000],
             )
         )

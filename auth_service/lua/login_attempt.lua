@@ -1,12 +1,14 @@
 -- Count a login attempt for one email, or refuse it while the email is locked.
 -- KEYS[1] the email's throttle hash: attempts, locked_until, forget_at (times in ms)
--- ARGV[1] now (ms)   ARGV[2] attempts before the delays start
+-- ARGV[1] clock offset (ms) added to the store's clock (TIME): 0 except in tests
+-- ARGV[2] attempts before the delays start
 -- ARGV[3] the first delay (ms)   ARGV[4] the longest delay (ms)
 -- ARGV[5] how long failures are remembered past the lock (ms)
 -- Returns 0 when the attempt may go ahead, or the ms left of the lock when it may not.
 -- The attempt counts as a failure until the caller deletes the hash on success: counted
 -- before the password is checked, parallel guesses cannot slip past the limit together.
-local now = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'attempts', 'locked_until', 'forget_at')
 local locked_until = tonumber(state[2]) or 0
 if now < locked_until then

@@ -25,7 +25,7 @@ from resource_service.config import ResourceConfig
 from resource_service.openapi import DOCUMENT as RESOURCE_DOCUMENT
 from resource_service.openapi import USER_ID
 from shared import redis_keys
-from tests.conftest import CHEAP_ARGON2_ENV, NO_LIMITS, write_private_key, write_public_key
+from tests.conftest import CHEAP_ARGON2_ENV, NO_LIMITS, refresh_key_env, write_private_key, write_public_key
 from tests.jwt_forge import AUDIENCE, ISSUER, make_claims, sign
 
 # A fixed seed and 25 examples per operation in `make test`; FUZZ_EXAMPLES=1000 for a deeper run by hand
@@ -39,7 +39,7 @@ FLASK_ONLY_METHODS = {"HEAD", "OPTIONS"}  # Flask answers these for every route 
 def auth_app(redis_client, redis_server, tmp_path, rsa_private_key):
     key_file = write_private_key(rsa_private_key, tmp_path / "signing.pem")
     app = create_auth_app(AuthConfig.from_env({
-        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **CHEAP_ARGON2_ENV, **NO_LIMITS,
+        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent), **CHEAP_ARGON2_ENV, **NO_LIMITS,
     }))
     yield app
     app.extensions["auth"].redis.close()

@@ -15,7 +15,7 @@ from resource_service import create_app as create_resource_app
 from resource_service.config import ResourceConfig
 from shared import redis_keys
 from shared.errors import InvalidScopeError
-from tests.conftest import CHEAP_ARGON2_ENV, dump_redis, write_private_key, write_public_key
+from tests.conftest import CHEAP_ARGON2_ENV, dump_redis, refresh_key_env, write_private_key, write_public_key
 
 PASSWORD = "correct horse battery"
 ISSUER = "https://auth.example.com"
@@ -27,7 +27,7 @@ FORM = "application/x-www-form-urlencoded"
 def app(redis_client, redis_server, tmp_path, rsa_private_key):
     key_file = write_private_key(rsa_private_key, tmp_path / "k.pem")
     config = AuthConfig.from_env({
-        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file),
+        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
         "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, **CHEAP_ARGON2_ENV,
     })
     app = create_app(config)
