@@ -1,4 +1,4 @@
-"""Rate limits through the auth service's test client over a real Redis, with a clock the tests move."""
+"""Rate limits through the auth service's test client over a real Redis, with the store's clock moved by the tests."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from auth_service.config import RateLimitConfig
 from auth_service.ratelimit import RateLimiter
 from shared.errors import RateLimitedError
 from tests.conftest import dump_redis
+from tests.store_clock import StoreClock
 
 PASSWORD = "correct horse battery"
 # Three free failures, then 2 s doubling up to 20 s, remembered for 100 s; per-address limits
@@ -20,17 +21,9 @@ STRICT = {"LOGIN_FAILURES_BEFORE_DELAY": "3", "LOGIN_DELAY": "2", "LOGIN_DELAY_M
           "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0", "REFRESH_ADDRESS_LIMIT": "0"}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return StoreClock()
 
 
 @pytest.fixture
@@ -40,7 +33,7 @@ def make_app(make_auth_app, clock):
     def make(**env: str):
         app = make_auth_app(**env)
         svc = app.extensions["auth"]
-        limits = RateLimiter(svc.redis, RateLimitConfig.from_env(env), now=clock)
+        limits = RateLimiter(svc.redis, RateLimitConfig.from_env(env), clock_offset=clock)
         app.extensions["auth"] = dataclasses.replace(svc, limits=limits)
         return app
 
@@ -148,7 +141,7 @@ def test_a_lock_holds_on_one_email_only(client):
 
 def test_parallel_guesses_cannot_pass_the_limit_together(redis_client, clock):
     """Counted before the password check, so 20 guesses at once get 3 checks, not 20."""
-    limiter = RateLimiter(redis_client, RateLimitConfig.from_env(STRICT), now=clock)
+    limiter = RateLimiter(redis_client, RateLimitConfig.from_env(STRICT), clock_offset=clock)
     barrier = threading.Barrier(20)
     outcomes: list[str] = []
     lock = threading.Lock()
