@@ -74,6 +74,12 @@ class IssuedRefresh:
     role: str = ""
 
 
+def index_ids(client: RedisClient, user_id: str, count: int = -1) -> list[str]:
+    """The session ids in a user's index, at most `count` of them (-1: all), first to expire first."""
+    members = client.zrange(redis_keys.user_sessions_key(user_id), 0, count if count < 0 else count - 1)
+    return [member.decode() for member in members]  # type: ignore[union-attr]
+
+
 def call_with_index(
     client: RedisClient, script: Script, user_id: str, clock_offset: Callable[[], int],
     keys_before: list[str], args: list[str | int],
@@ -82,7 +88,7 @@ def call_with_index(
     KEYS, and read again when the script says the index changed meanwhile."""
     index = redis_keys.user_sessions_key(user_id)
     for _ in range(INDEX_ATTEMPTS):
-        ids = [member.decode() for member in client.zrange(index, 0, -1)]  # type: ignore[union-attr]
+        ids = index_ids(client, user_id)
         result = reply(script(
             keys=[*keys_before, index, *(redis_keys.session_key(user_id, i) for i in ids)],
             args=[clock_offset(), *args, *ids],
@@ -135,9 +141,8 @@ class SessionStore:
         session_id = new_session_id()
         index = redis_keys.user_sessions_key(user_id)
         evict = ""
-        if self._redis.zcard(index) >= self._max_sessions:  # type: ignore[operator]
-            first = self._redis.zrange(index, 0, 0)
-            evict = first[0].decode() if first else ""  # type: ignore[index]
+        if int(self._redis.zcard(index)) >= self._max_sessions:
+            evict = next(iter(index_ids(self._redis, user_id, 1)), "")
         for _ in range(INDEX_ATTEMPTS):
             keys = [redis_keys.session_key(user_id, session_id), index, redis_keys.user_key(user_id)]
             if evict:
@@ -169,16 +174,18 @@ class SessionStore:
         if parts is None:
             self._on_refresh("unknown", None)
             raise refused("unknown")
-        legacy = parts.generation is None
+        if parts.generation is None or parts.branch is None:
+            position: list[str | int] = ["", "", hash_refresh_token(str(refresh_token))]  # a legacy token
+        else:
+            position = [parts.generation, parts.branch, ""]
         result = reply(self._rotate(
             keys=[
                 redis_keys.session_key(parts.user_id, parts.session_id),
                 redis_keys.user_sessions_key(parts.user_id),
                 redis_keys.user_key(parts.user_id),
             ],
-            args=[self._offset(), "" if legacy else parts.generation, "" if legacy else parts.branch,
-                  self._idle_ms, self._grace_ms, parts.session_id,
-                  hash_refresh_token(str(refresh_token)) if legacy else ""],
+            args=[self._offset(), position[0], position[1], self._idle_ms, self._grace_ms, parts.session_id,
+                  position[2]],
         ))
         outcome = result["outcome"]
         reason = result.get("reason", outcome)
@@ -198,10 +205,10 @@ class SessionStore:
         parts = self._keys.verify(refresh_token)
         if parts is None:
             return False
-        if parts.generation is None:
+        if parts.generation is None or parts.branch is None:
             return self._revoke_session(parts.user_id, parts.session_id,
                                         ["legacy", "", hash_refresh_token(str(refresh_token))])
-        return self._revoke_session(parts.user_id, parts.session_id, [parts.generation, parts.branch or 0, ""])
+        return self._revoke_session(parts.user_id, parts.session_id, [parts.generation, parts.branch, ""])
 
     def revoke_by_id(self, user_id: str, session_id: str) -> bool:
         """Revoke one session of `user_id`; False when it has no such session."""
@@ -221,7 +228,7 @@ class SessionStore:
 
     def list(self, user_id: str) -> list[dict[str, str]]:
         """The user's live sessions by the store's clock, oldest first."""
-        ids = [member.decode() for member in self._redis.zrange(redis_keys.user_sessions_key(user_id), 0, -1)]  # type: ignore[union-attr]
+        ids = index_ids(self._redis, user_id)
         flat = self._list(
             keys=[redis_keys.session_key(user_id, i) for i in ids], args=[self._offset(), *ids]
         ) if ids else []

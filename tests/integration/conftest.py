@@ -21,7 +21,8 @@ def make_auth_app(redis_client, redis_server: RedisServer, tmp_path, rsa_private
 
     def make(**env: str) -> Flask:
         config = AuthConfig.from_env({
-            "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(tmp_path), **CHEAP_ARGON2_ENV, **env,
+            "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(tmp_path),
+                **CHEAP_ARGON2_ENV, **env,
         })
         app = create_app(config)
         apps.append(app)

@@ -46,7 +46,8 @@ NO_LIMITS = {"LOGIN_DELAY": "0", "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_L
 def auth_app(redis_server, tmp_path_factory, rsa_private_key):
     key_file = write_private_key(rsa_private_key, tmp_path_factory.mktemp("keys") / "k.pem")
     app = create_auth_app(AuthConfig.from_env({
-        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent), **CHEAP_ARGON2_ENV, **NO_LIMITS,
+        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+            **CHEAP_ARGON2_ENV, **NO_LIMITS,
     }))
     yield app
     app.extensions["auth"].redis.close()

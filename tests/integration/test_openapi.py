@@ -39,7 +39,8 @@ FLASK_ONLY_METHODS = {"HEAD", "OPTIONS"}  # Flask answers these for every route 
 def auth_app(redis_client, redis_server, tmp_path, rsa_private_key):
     key_file = write_private_key(rsa_private_key, tmp_path / "signing.pem")
     app = create_auth_app(AuthConfig.from_env({
-        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent), **CHEAP_ARGON2_ENV, **NO_LIMITS,
+        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+            **CHEAP_ARGON2_ENV, **NO_LIMITS,
     }))
     yield app
     app.extensions["auth"].redis.close()

@@ -59,7 +59,8 @@ def assert_unavailable(response) -> None:
 def test_a_hung_redis_makes_the_auth_service_answer_503_in_bounded_time(server, tmp_path, rsa_private_key):
     key_file = write_private_key(rsa_private_key, tmp_path / "k.pem")
     app = create_auth_app(AuthConfig.from_env({
-        "REDIS_URL": server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent), **CHEAP_ARGON2_ENV,
+        "REDIS_URL": server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+            **CHEAP_ARGON2_ENV,
     }))
     client = app.test_client()
     try:

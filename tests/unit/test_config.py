@@ -64,7 +64,8 @@ def test_bad_setting_names_the_variable(key_file, variable, value):
     ],
 )
 def test_a_cluster_url_names_its_startup_nodes(key_file, url, first_node, nodes):
-    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent), "REDIS_URL": url})
+    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+        "REDIS_URL": url})
     assert config.redis_url == url
     # The first node's URL carries the credentials, TLS and options to every node.
     assert cluster_nodes(url) == (first_node, nodes)
@@ -90,7 +91,8 @@ def test_a_file_that_is_no_key_is_refused(tmp_path):
      ("AUTH_PORT", "70000", "AUTH_PORT must be from 1 to 65535, got 70000")],
 )
 def test_serve_with_a_bad_setting_prints_one_line_and_exits(key_file, variable, value, message):
-    env = {"PATH": "/usr/bin:/bin", "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent), variable: value}
+    env = {"PATH": "/usr/bin:/bin", "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+        variable: value}
     result = subprocess.run([sys.executable, "-m", "auth_service", "serve"], env=env,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
