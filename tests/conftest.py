@@ -173,7 +173,10 @@ def write_public_key(key: rsa.RSAPrivateKey, path: Path) -> Path:
     return path
 
 
-def write_refresh_key(path: Path, key: bytes = b"refresh-token key of the tests, 32 bytes or more") -> Path:
+TEST_REFRESH_KEY = b"refresh-token key of the tests, 32 bytes or more"
+
+
+def write_refresh_key(path: Path, key: bytes = TEST_REFRESH_KEY) -> Path:
     """Write a refresh-token key file (base64url, as `generate-refresh-key` writes it)."""
     path.write_text(base64.urlsafe_b64encode(key).rstrip(b"=").decode() + "\n")
     return path
