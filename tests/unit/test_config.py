@@ -9,6 +9,7 @@ import pytest
 
 from auth_service.config import AuthConfig, HashingConfig
 from auth_service.keys import load_key_ring
+from auth_service.tokens import load_refresh_keys
 from shared.config import ConfigError
 from shared.store import cluster_nodes
 from tests.conftest import free_port, refresh_key_env, write_private_key, write_public_key
@@ -70,6 +71,19 @@ def test_a_cluster_url_names_its_startup_nodes(key_file, url, first_node, nodes)
     # The first node's URL carries the credentials, TLS and options to every node.
     assert cluster_nodes(url) == (first_node, nodes)
     assert cluster_nodes("redis://10.0.0.1:6379/0") is None
+
+
+def test_the_refresh_token_key_file_is_required_and_sessions_are_bounded_by_default(key_file):
+    with pytest.raises(ConfigError, match="REFRESH_TOKEN_KEY_FILE is required"):
+        AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file)})
+    with pytest.raises(ConfigError, match="REFRESH_TOKEN_KEY_FILE: cannot read"):
+        AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), "REFRESH_TOKEN_KEY_FILE": "/nonexistent/key"})
+    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent)})
+    assert config.max_sessions_per_user == 100
+    assert load_refresh_keys(config.refresh_token_keys).minting_kid
+    with pytest.raises(ConfigError, match="MAX_SESSIONS_PER_USER"):
+        AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+                             "MAX_SESSIONS_PER_USER": "0"})
 
 
 def test_missing_key_file_setting_is_an_error():
