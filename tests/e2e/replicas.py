@@ -3,6 +3,7 @@ and delays refresh answers, for the clock-skew and chaos tests."""
 
 from __future__ import annotations
 
+import glob
 import itertools
 import random
 import shutil
@@ -17,13 +18,23 @@ import pytest
 from tests.conftest import free_port
 
 
-def skewed_command(offset_seconds: float) -> list[str]:
-    """`python -m auth_service serve` with its clock `offset_seconds` off (libfaketime's `faketime`).
-    Its monotonic clock moves by the same constant, so durations and timeouts stay true
-    (FAKETIME_DONT_FAKE_MONOTONIC would break Python's sleep: EINVAL from clock_nanosleep)."""
-    if shutil.which("faketime") is None:
+def libfaketime() -> str:
+    """The path of libfaketime (Debian package libfaketime, which `faketime` pulls in)."""
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1") + glob.glob("/usr/lib/faketime/libfaketime.so.1"))
+    if shutil.which("faketime") is None or not found:
         pytest.fail("faketime is not installed: run `make test`, which installs it (Debian package faketime)")
-    return ["faketime", "-f", f"{offset_seconds:+g}s", sys.executable, "-m", "auth_service", "serve"]
+    return found[0]
+
+
+def skewed_command(offset_seconds: float) -> list[str]:
+    """`python -m auth_service serve` with its clock `offset_seconds` off, by libfaketime preloaded.
+
+    `env` execs the service in its own place, so the process the tests stop is gunicorn itself
+    (the `faketime` wrapper would fork, and a SIGTERM to it would orphan the service). The
+    monotonic clock moves by the same constant, so durations and timeouts stay true
+    (FAKETIME_DONT_FAKE_MONOTONIC would break Python's sleep: EINVAL from clock_nanosleep)."""
+    return ["env", f"LD_PRELOAD={libfaketime()}", f"FAKETIME={offset_seconds:+g}s",
+            sys.executable, "-m", "auth_service", "serve"]
 
 
 def _read_request(conn: socket.socket) -> bytes:
