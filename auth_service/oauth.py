@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, Response, jsonify, request
 
 from auth_service.clients import KNOWN_SCOPES
 from auth_service.context import flows, services, token_response
+from auth_service.shapes import GrantType
 from shared.errors import (
     InvalidClientError,
     InvalidCredentialsError,
@@ -26,7 +27,7 @@ from shared.errors import (
 
 bp = Blueprint("oauth", __name__)
 
-GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+GRANT_TYPES: tuple[str, ...] = get_args(GrantType)
 # `none`: the password and refresh_token grants need no client authentication, as /login does not.
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -88,14 +89,14 @@ def client_credentials_grant() -> Response:
     credentials = presented_client()
     if credentials is None:
         raise InvalidClientError("authenticate the client: HTTP Basic, or client_id and client_secret")
-    return token_response(flows().issue_for_client(*credentials, form_param("scope")))
+    return token_response(flows().issue_for_client(*credentials, form_param("scope"), address=request.remote_addr))
 
 
 def password_grant() -> Response:
     """RFC 6749 §4.3: /login's logic; a wrong password is invalid_grant here (§5.2)."""
     username, password = required_param("username"), required_param("password")
     try:
-        pair = flows().log_in(username, password, request.headers.get("User-Agent", ""))
+        pair = flows().log_in(username, password, request.headers.get("User-Agent", ""), address=request.remote_addr)
     except InvalidCredentialsError as exc:
         raise InvalidGrantError(exc.description) from None
     return token_response(pair)
@@ -115,7 +116,7 @@ def token() -> Response:
     # A client that does send a secret with a user's grant must have the right one.
     credentials = presented_client()
     if credentials is not None:
-        flows().authenticate_client(*credentials)
+        flows().authenticate_client(*credentials, address=request.remote_addr)
     if grant_type == "password":
         services().limits.limit_address("login", request.remote_addr)
         return password_grant()
