@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from shared.config import env_int, env_port, env_str
 from shared.logs import logging_config
@@ -55,10 +56,26 @@ def gunicorn_settings(service: str) -> dict[str, Any]:
         "accesslog": None,
         "errorlog": "-",
         "logconfig_dict": logging_config(service),
+        "logger_class": AppLogsRequests,
         "post_fork": post_fork,
         "child_exit": child_exit,
         "on_exit": on_exit,
     }
+
+
+class AppLogsRequests(Logger):  # type: ignore[misc]
+    """Gunicorn's logger without its access log, which the app writes itself.
+
+    With a logging config gunicorn builds every request's access-log fields (a dict of some
+    thirty) even when its access logger drops the line: a tenth of what /healthz costs.
+    """
+
+    @property
+    def access_log_enabled(self) -> bool:
+        return False
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """Nothing: shared/observability.py logs each request, in JSON with its request id."""
 
 
 def child_exit(server: Any, worker: Any) -> None:
