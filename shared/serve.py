@@ -8,6 +8,7 @@ metrics directory (shared/metrics.py). Both `gunicorn -c <service>/gunicorn_conf
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import logging.config
 import os
@@ -104,10 +105,34 @@ def write_json_error(sock: socket.socket, status: int, reason: str, message: str
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
+# Gunicorn answers the requests it cannot read (URI too long, headers too large, malformed
+# HTTP) itself, before any WSGI code runs, through `util.write_error(sock, status_int, reason,
+# mesg)` called from `Worker.handle_error`; it has no setting or hook for that answer. So each
+# worker replaces that one function, after checking that it is still the one gunicorn calls
+# with those arguments: pyproject.toml pins the gunicorn versions this was checked against.
+ERROR_WRITER_PARAMETERS = ("sock", "status_int", "reason", "mesg")
+
+
+def check_error_writer() -> None:
+    """RuntimeError when this gunicorn no longer answers unreadable requests through
+    `util.write_error(sock, status_int, reason, mesg)`, which `post_fork` replaces."""
+    from gunicorn import __version__
+    from gunicorn.workers.base import Worker
+
+    writer = getattr(util, "write_error", None)
+    parameters = tuple(inspect.signature(writer).parameters) if callable(writer) else ()
+    if parameters != ERROR_WRITER_PARAMETERS or "write_error" not in Worker.handle_error.__code__.co_names:
+        raise RuntimeError(
+            f"gunicorn {__version__}: Worker.handle_error no longer calls util.write_error"
+            f"{ERROR_WRITER_PARAMETERS}; shared/serve.py cannot make its error answers JSON"
+        )
+
+
 def post_fork(server: Any, worker: Any) -> None:
-    """Gunicorn hook, in each new worker: the errors gunicorn answers itself (URI too long,
-    headers too large, malformed HTTP) are the contract's JSON too. The worker process serves
-    only our app, so replacing gunicorn's writer there changes nothing else."""
+    """Gunicorn hook, in each new worker: the errors gunicorn answers itself are the contract's
+    JSON too. The worker process serves only our app, so the replacement changes nothing else;
+    on a gunicorn where it would not work the worker fails to boot, and gunicorn stops."""
+    check_error_writer()
     util.write_error = write_json_error
 
 
