@@ -35,6 +35,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 from cryptography.hazmat.primitives import hashes, serialization
@@ -138,6 +139,9 @@ class Path_:
     threads: int = 2
     connections: int = CONNECTIONS
     prepare: Callable[[], dict[str, str]] | None = None
+    # A service's route: its requests are counted by the service's own metrics, which also
+    # see the requests wrk left in flight when it stopped (a login's CPU is in the figure).
+    route: str | None = None
     runs: list[dict[str, float]] = field(default_factory=list)
 
     def median(self, key: str) -> float:
@@ -150,23 +154,50 @@ def wrk(target: Path_, script_dir: Path, measured_pids: Callable[[], list[int]])
     script.write_text(target.script + WRK_REPORT)
     env = {**os.environ, **target.env, **(target.prepare() if target.prepare else {})}
     pids = measured_pids()
+    served_before = served(target.url, target.route) if target.route else 0
     before = cpu_seconds(pids)
     out = subprocess.run(
         ["wrk", "-t", str(target.threads), "-c", str(target.connections), "-d", f"{SECONDS}s",
          "-s", str(script), target.url],
         env=env, capture_output=True, text=True, check=True,
     ).stdout
+    settle(pids)
     cpu = cpu_seconds(pids) - before
     report = json.loads(out.strip().splitlines()[-1])
-    requests = max(report["requests"], 1)
+    count = served(target.url, target.route) - served_before if target.route else report["requests"]
+    requests = max(count, 1)
     return {
-        "requests": report["requests"],
+        "requests": count,
         "rps": report["requests"] / report["seconds"],
         "cpu_ms": cpu * 1000 / requests,
         "errors": report["errors"],
         "p50": report["p50"],
         "p99": report["p99"],
     }
+
+
+def settle(pids: list[int], timeout: float = 10.0) -> None:
+    """Wait until the servers are idle: the requests wrk left in flight are done."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pids)
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = cpu_seconds(pids)
+        if now - last <= 2 / TICKS:
+            return
+        last = now
+
+
+def served(url: str, route: str) -> int:
+    """How many requests of `route` the service at `url` has answered (its /metrics, all workers)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    connection.close()
+    label = f'route="{route}"'
+    return int(sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+                   if line.startswith("http_requests_total{") and label in line))
 
 
 def paced_latencies(host: str, port: int, method: str, path: str, make_body: Callable[[], str | None],
@@ -370,16 +401,16 @@ def main() -> int:
         bearer, peer_bearer = {"BENCH_TOKEN": access_token}, {"BENCH_TOKEN": peer_access_token}
         targets = [
             Path_("bare Flask", f"http://127.0.0.1:{hello_port}/healthz", ""),
-            Path_("GET /healthz", f"{resource_url}/healthz", ""),
-            Path_("GET /me", f"{resource_url}/me", WRK_BEARER, bearer),
-            Path_("GET /users", f"{resource_url}/users?limit=50", WRK_BEARER, bearer),
+            Path_("GET /healthz", f"{resource_url}/healthz", "", route="/healthz"),
+            Path_("GET /me", f"{resource_url}/me", WRK_BEARER, bearer, route="/me"),
+            Path_("GET /users", f"{resource_url}/users?limit=50", WRK_BEARER, bearer, route="/users"),
             Path_("peer /users", f"{peer_url}/users?limit=50", WRK_BEARER, peer_bearer),
             Path_("POST /refresh", f"{auth_url}/refresh", WRK_REFRESH, {"BENCH_TOKENS_FILE": str(tokens_file)},
-                  threads=CONNECTIONS, prepare=fresh_refresh_tokens(auth_port, tokens_file)),
+                  threads=CONNECTIONS, prepare=fresh_refresh_tokens(auth_port, tokens_file), route="/refresh"),
             Path_("peer /refresh", f"{peer_url}/refresh", WRK_REFRESH,
                   {"BENCH_TOKENS_FILE": str(peer_tokens_file)},
                   threads=CONNECTIONS, prepare=fresh_refresh_tokens(peer_port, peer_tokens_file)),
-            Path_("POST /login", f"{auth_url}/login", WRK_LOGIN, {"BENCH_LOGIN_BODY": login_body}),
+            Path_("POST /login", f"{auth_url}/login", WRK_LOGIN, {"BENCH_LOGIN_BODY": login_body}, route="/login"),
         ]
         anchors: dict[str, list[dict[str, float]]] = {"sign": [], "script": [], "argon2": []}
         for round_number in range(ROUNDS):
@@ -416,10 +447,32 @@ def main() -> int:
             on_answer = follow_chain if target.name == "POST /refresh" else (lambda data: None)
             latencies = paced_latencies("127.0.0.1", port, method, path, body, headers, rate, SECONDS, on_answer)
             paced[target.name] = (rate, latencies)
-        worker_class = gunicorn_settings("resource_service").get("worker_class", "sync")
+        settings = gunicorn_settings("resource_service")
+        worker_class = settings.get("worker_class") or ("gthread" if settings["threads"] > 1 else "sync")
+        parts = json.loads(subprocess.run(
+            [sys.executable, str(REPO / "bench" / "parts.py"), redis_server.url, str(redis_pid), str(key_file)],
+            check=True, capture_output=True, text=True, cwd=REPO).stdout)
 
     print_table(targets, paced, anchors, cost, worker_class)
+    print_parts(targets, anchors, parts)
     return 0
+
+
+def print_parts(targets: list[Path_], anchors: dict[str, list[dict[str, float]]], parts: dict[str, float]) -> None:
+    """Where a request's CPU goes: the framework from the bare app, the rest measured alone."""
+    bare = next(t for t in targets if t.name == "bare Flask").median("cpu_ms") * 1000
+    rows = {
+        "framework: gunicorn + Flask, a bare JSON answer (bare Flask above)": bare,
+        **parts,
+        "Redis script call, rotation-shaped (client + Redis)": statistics.median(
+            a["cpu_ms"] for a in anchors["script"]) * 1000,
+        "RSA-2048 signature alone": statistics.median(a["cpu_ms"] for a in anchors["sign"]) * 1000,
+        "Argon2id verify (password hashing)": statistics.median(a["cpu_ms"] for a in anchors["argon2"]) * 1000,
+    }
+    print()
+    print("CPU per part of a request, microseconds (each measured alone in this run):")
+    for name, micros in rows.items():
+        print(f"  {name:<66} {micros:>9,.0f}")
 
 
 def per_round(values: list[float]) -> str:
