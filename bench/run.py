@@ -155,14 +155,14 @@ def wrk(target: Path_, script_dir: Path, measured_pids: Callable[[], list[int]])
     env = {**os.environ, **target.env, **(target.prepare() if target.prepare else {})}
     pids = measured_pids()
     served_before = served(target.url, target.route) if target.route else 0
-    before = cpu_seconds(pids)
+    before, redis_before = cpu_seconds(pids), cpu_seconds(pids[-1:])  # Redis is the last
     out = subprocess.run(
         ["wrk", "-t", str(target.threads), "-c", str(target.connections), "-d", f"{SECONDS}s",
          "-s", str(script), target.url],
         env=env, capture_output=True, text=True, check=True,
     ).stdout
     settle(pids)
-    cpu = cpu_seconds(pids) - before
+    cpu, redis_cpu = cpu_seconds(pids) - before, cpu_seconds(pids[-1:]) - redis_before
     report = json.loads(out.strip().splitlines()[-1])
     count = served(target.url, target.route) - served_before if target.route else report["requests"]
     requests = max(count, 1)
@@ -170,6 +170,7 @@ def wrk(target: Path_, script_dir: Path, measured_pids: Callable[[], list[int]])
         "requests": count,
         "rps": report["requests"] / report["seconds"],
         "cpu_ms": cpu * 1000 / requests,
+        "redis_ms": redis_cpu * 1000 / requests,
         "errors": report["errors"],
         "p50": report["p50"],
         "p99": report["p99"],
@@ -519,13 +520,13 @@ def print_table(targets: list[Path_], paced: dict[str, tuple[float, list[float]]
           f"Redis) {median_anchor['script'] * 1000:.0f} us CPU; Argon2id verify (m={cost.memory_kib} KiB, "
           f"t={cost.iterations}, p={cost.lanes}) {median_anchor['argon2']:.1f} ms CPU over {argon2_count} verifies")
     print()
-    header = (f"{'path':<14} {'req/s':>8} {'CPU ms/req':>10} {'errors':>6}   {'paced at':>9} {'p50 ms':>7} "
-              f"{'p99 ms':>7}")
+    header = (f"{'path':<14} {'req/s':>8} {'CPU ms/req':>10} {'of which Redis':>14} {'errors':>6}   "
+              f"{'paced at':>9} {'p50 ms':>7} {'p99 ms':>7}")
     print(header)
     print("-" * len(header))
     for target in targets:
         line = (f"{target.name:<14} {target.median('rps'):>8,.0f} {target.median('cpu_ms'):>10.3f} "
-                f"{int(sum(r['errors'] for r in target.runs)):>6}")
+                f"{target.median('redis_ms'):>14.3f} {int(sum(r['errors'] for r in target.runs)):>6}")
         if target.name in paced:
             rate, latencies = paced[target.name]
             line += f"   {rate:>7.0f}/s {percentile(latencies, 50):>7.2f} {percentile(latencies, 99):>7.2f}"
