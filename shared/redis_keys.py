@@ -1,9 +1,9 @@
-"""Every Redis key name, in one place.
+"""Every Redis key name, in one place, but for the account directory's (shared/directory.py,
+the owner of that schema).
 
 Keys of one user share the hash tag `{<user id>}` so that every script over a
-user's account and sessions touches one Redis Cluster slot. The directory
-keys (email lookup, the listing index, the public profiles) share the tag `{accounts}`.
-Each rate-limit key is its own tag: one limited subject, one slot.
+user's account and sessions touches one Redis Cluster slot. Each rate-limit key
+is its own tag: one limited subject, one slot.
 """
 
 from __future__ import annotations
@@ -37,24 +37,6 @@ def spent_tokens_key(user_id: str, session_id: str) -> str:
     return session_key(user_id, session_id) + SPENT_SUFFIX
 
 
-def profiles_key() -> str:
-    """Hash: user id -> the account's public fields (id, email, name, created_at) as JSON,
-    kept beside the index so that a page is two commands in one script on one slot, and
-    its JSON goes out as stored."""
-    return "{accounts}:profiles"
-
-
-def email_key(email: str) -> str:
-    """String: the user id registered under a normalised email."""
-    return f"{{accounts}}:email:{email}"
-
-
-def users_index_key() -> str:
-    """Sorted set, all scores 0: members `<created ms, 13 digits>:<user id>`, so lexical order is
-    registration order and a member is a stable pagination cursor."""
-    return "{accounts}:users"
-
-
 def login_throttle_key(email_digest: str) -> str:
     """Hash: failed logins and lock deadline of one email (SHA-256 hex of it, registered or not)."""
     return f"limit:{{account:{email_digest}}}"
@@ -63,3 +45,29 @@ def login_throttle_key(email_digest: str) -> str:
 def address_limit_key(action: str, address: str) -> str:
     """String: the next free slot (ms, GCRA) of one client address for one action (login, ...)."""
     return f"limit:{{addr:{action}:{address}}}"
+
+
+def reset_token_key(user_id: str) -> str:
+    """String, expiring: SHA-256 of the account's one live password-reset token."""
+    return f"user:{{{user_id}}}:reset"
+
+
+def verify_token_key(user_id: str) -> str:
+    """String, expiring: SHA-256 of the account's one live email-verification token."""
+    return f"user:{{{user_id}}}:verify"
+
+
+def mail_queue_key() -> str:
+    """Sorted set: ids of the mails to send, scored by when each is due next (ms, Redis's clock)."""
+    return "{mail}:queue"
+
+
+def mail_job_key(job_id: str) -> str:
+    """Hash: one mail to send (flow, address, attempts, and the state of the attempt under way); the job id
+    names flow and address."""
+    return f"{{mail}}:job:{job_id}"
+
+
+def mail_limit_key(flow: str, email_digest: str) -> str:
+    """String: the next free slot (ms, GCRA) of one email address for one mail flow (reset, verify)."""
+    return f"limit:{{mail:{flow}:{email_digest}}}"

@@ -9,40 +9,17 @@ import uuid
 import pytest
 import redis
 
-from resource_service import create_app
-from resource_service.config import ResourceConfig
-from shared import redis_keys
-from shared.accounts import profile_json
-from tests.conftest import RedisServer, write_public_key
-from tests.jwt_forge import AUDIENCE, ISSUER, make_claims, sign
+from shared import directory, redis_keys
+from tests.conftest import RedisServer
+from tests.jwt_forge import make_claims, sign
 
 PUBLIC_FIELDS = {"id", "email", "name", "created_at"}
 BASE_MS = 1_780_000_000_000
 
 
 @pytest.fixture
-def make_app(tmp_path, rsa_private_key):
-    """`make_app(redis_url)` builds a resource app; its Redis connections close after the test."""
-    apps = []
-    key_file = write_public_key(rsa_private_key, tmp_path / "public.pem")
-
-    def make(redis_url: str):
-        config = ResourceConfig.from_env({
-            "REDIS_URL": redis_url, "JWT_PUBLIC_KEY_FILE": str(key_file),
-            "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE,
-        })
-        app = create_app(config)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["resource"].redis.close()
-
-
-@pytest.fixture
-def client(redis_client, redis_server, make_app):
-    return make_app(redis_server.url).test_client()
+def client(make_resource_app):
+    return make_resource_app().test_client()
 
 
 @pytest.fixture
@@ -62,11 +39,11 @@ def add_user(client: redis.Redis, created_ms: int, name: str = "", role: str = "
         "id": user_id, "email": email, "role": role,
         "password_hash": "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
     })
-    client.hset(redis_keys.profiles_key(), user_id, profile_json({
+    client.hset(directory.profiles_key(), user_id, directory.profile_json({
         "id": user_id, "email": email, "name": name,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created_ms // 1000)),
     }))
-    client.zadd(redis_keys.users_index_key(), {f"{created_ms:013d}:{user_id}": 0})
+    client.zadd(directory.users_index_key(), {directory.index_member(created_ms, user_id): 0})
     return user_id
 
 
@@ -158,7 +135,7 @@ def test_default_and_maximum_page_sizes(client, redis_client, auth):
 
 def test_a_user_deleted_between_pages_is_skipped(client, redis_client, auth):
     ids = [add_user(redis_client, BASE_MS + n) for n in range(5)]
-    redis_client.hdel(redis_keys.profiles_key(), ids[1])
+    redis_client.hdel(directory.profiles_key(), ids[1])
     response = client.get("/users", headers=auth())
     assert [u["id"] for u in response.json["users"]] == [ids[0], *ids[2:]]
 
@@ -212,7 +189,7 @@ def test_patch_own_name(client, redis_client, auth):
                             headers=auth(user_id))
     assert response.status_code == 200, response.json
     assert response.json["name"] == "New Name" and set(response.json) == PUBLIC_FIELDS
-    assert json.loads(redis_client.hget(redis_keys.profiles_key(), user_id))["name"] == "New Name"
+    assert json.loads(redis_client.hget(directory.profiles_key(), user_id))["name"] == "New Name"
     record = redis_client.hgetall(redis_keys.user_key(user_id))
     assert record[b"password_hash"].startswith(b"$argon2id$") and record[b"role"] == b"user"
     assert client.get(f"/users/{user_id}", headers=auth()).json["name"] == "New Name"
@@ -226,7 +203,7 @@ def test_patch_someone_else_without_write_is_403(client, redis_client, auth):
         assert_error(response, 403, "insufficient_scope")
         challenge = response.headers["WWW-Authenticate"]
         assert challenge == 'Bearer error="insufficient_scope", scope="users:write"'
-    assert json.loads(redis_client.hget(redis_keys.profiles_key(), other))["name"] == "Other"
+    assert json.loads(redis_client.hget(directory.profiles_key(), other))["name"] == "Other"
 
 
 def test_admin_patches_anyone(client, redis_client, auth):
@@ -258,7 +235,7 @@ def test_patch_bad_body_is_400(client, redis_client, auth, body):
     user_id = add_user(redis_client, BASE_MS, name="Kept")
     response = client.patch(f"/users/{user_id}", json=body, headers=auth(user_id))
     assert_error(response, 400, "invalid_request")
-    assert json.loads(redis_client.hget(redis_keys.profiles_key(), user_id))["name"] == "Kept"
+    assert json.loads(redis_client.hget(directory.profiles_key(), user_id))["name"] == "Kept"
     assert redis_client.hget(redis_keys.user_key(user_id), "role") == b"user"
 
 
@@ -293,13 +270,15 @@ def test_unknown_routes_and_methods_are_json(client, redis_client, auth):
     assert_error(client.post("/me", headers=auth()), 405, "method_not_allowed")
 
 
-def test_users_registered_by_the_auth_service_are_listed(client, redis_client, auth):
+def test_users_registered_by_the_auth_service_are_listed(client, redis_client, auth, clock):
     from auth_service.accounts import AccountStore
     from auth_service.config import HashingConfig
     from auth_service.passwords import PasswordHasher
 
-    store = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)))
+    # The clock moves between the two: within one millisecond, the index would order them by id.
+    store = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
     first = store.register("First@Example.com", "correct horse battery", "First")
+    clock.now += 1
     second = store.register("second@example.com", "correct horse battery")
     response = client.get("/users?limit=1", headers=auth())
     assert response.json["users"] == [first]
@@ -312,12 +291,12 @@ def test_users_registered_by_the_auth_service_are_listed(client, redis_client, a
     assert store.get(second["id"])["password_hash"].startswith("$argon2id$")
 
 
-def test_redis_outage_is_503_while_tokens_still_work(tmp_path, make_app, auth, rsa_private_key,
+def test_redis_outage_is_503_while_tokens_still_work(tmp_path, make_resource_app, auth, rsa_private_key,
                                                       other_rsa_private_key):
     server = RedisServer(tmp_path / "redis-outage")
     server.start()
     try:
-        app = make_app(server.url)
+        app = make_resource_app(REDIS_URL=server.url)
         client = app.test_client()
         store = redis.Redis.from_url(server.url)
         user_id = add_user(store, BASE_MS, name="Before")

@@ -18,9 +18,11 @@ import pytest
 import yaml
 from flask import Flask
 
+from auth_service import config as auth_config
 from auth_service import create_app as create_auth_app
 from auth_service.__main__ import main as auth_main
 from auth_service.config import AuthConfig
+from resource_service import config as resource_config
 from resource_service import create_app as create_resource_app
 from resource_service.__main__ import main as resource_main
 from resource_service.config import ResourceConfig
@@ -41,6 +43,7 @@ from tests.containers import (
 )
 
 CONFIGS: dict[str, Any] = {"auth_service": AuthConfig, "resource_service": ResourceConfig}
+CONFIG_MODULES: dict[str, Any] = {"auth_service": auth_config, "resource_service": resource_config}
 CLIS = {"auth_service": auth_main, "resource_service": resource_main}
 
 
@@ -86,7 +89,9 @@ def read_by_service(package: str, env: dict[str, str], monkeypatch: pytest.Monke
     # Its gunicorn settings read the environment too (address, WEB_CONCURRENCY).
     with monkeypatch.context() as patch:
         patch.setattr(os, "environ", environ)
-        host, _, port = gunicorn_settings(package)["bind"].rpartition(":")
+        module = CONFIG_MODULES[package]
+        settings = gunicorn_settings(package, env_prefix=module.ADDRESS_PREFIX, default_port=module.DEFAULT_PORT)
+        host, _, port = settings["bind"].rpartition(":")
     return environ.read, host, int(port)
 
 
@@ -246,3 +251,29 @@ def test_the_build_context_has_what_the_image_copies_and_no_local_state_or_keys(
     for local in (".venv/bin/python", "var/jwt-key.pem", "var/redis/appendonly.aof", ".git/HEAD",
                   "tests/conftest.py", "auth_service/__pycache__/api.cpython-311.pyc"):
         assert dockerignore_excludes(local), f"{local} would go into the build context"
+
+
+def test_the_mailer_runs_its_command_with_settings_it_reads_and_agrees_with_the_auth_service(compose, capsys):
+    from auth_service.config import EmailConfig, HashingConfig
+    from shared.config import env_redis_url
+
+    command = container_command("mailer")
+    assert module_commands(" ".join(command)) == [("auth_service", "mailer")]
+    with pytest.raises(SystemExit) as exit_info:
+        auth_main(["mailer", "--help"])
+    assert exit_info.value.code == 0
+    capsys.readouterr()
+
+    env = container_env("mailer")
+    environ = RecordingEnviron(env)
+    email = EmailConfig.from_env(environ)  # what `python -m auth_service mailer` reads
+    env_redis_url(environ)
+    HashingConfig.from_env(environ)
+    # The image's own settings are the auth service's (AUTH_PORT, ...); those compose sets are the mailer's.
+    assert email is not None and not sorted(set(compose_env(compose["services"]["mailer"])) - environ.read)
+    assert email == EmailConfig.from_env(container_env("auth")), "the auth service and the mailer disagree"
+    assert env["REDIS_URL"] == container_env("auth")["REDIS_URL"]
+    # It sends to the compose mail catcher, and holds no key.
+    assert email.smtp.host in compose["services"] and "image" in compose["services"][email.smtp.host]
+    assert not compose["services"]["mailer"].get("volumes")
+    assert compose["services"]["mailer"]["depends_on"]["redis"] == {"condition": "service_healthy"}
