@@ -42,8 +42,8 @@ def main() -> None:
 
     from auth_service.keys import load_key_ring
     from auth_service.tokens import AccessTokenIssuer
-    from resource_service.users import UserDirectory
     from shared import observability
+    from shared.directory import AccountDirectory
     from shared.jwt import StaticKeys, TokenVerifier
     from shared.logs import logging_config
     from shared.store import connect_redis
@@ -63,7 +63,7 @@ def main() -> None:
     token = issuer.issue(subject="0" * 32, email="a@example.com", scope="users:read", session_id="1" * 32)
     verifier = TokenVerifier(StaticKeys(keys.public_keys), issuer="http://bench", audience="bench")
     client = connect_redis(redis_url)
-    users = UserDirectory(client)
+    users = AccountDirectory(client)
     parts: dict[str, float] = {}
     with app.test_request_context("/healthz"):
         from flask import g

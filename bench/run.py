@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 from auth_service.config import HashingConfig  # noqa: E402
 from auth_service.passwords import PasswordHasher  # noqa: E402
 from bench import peer as peer_app  # noqa: E402
-from shared.serve import gunicorn_settings  # noqa: E402
+from bench.serve_app import service_settings  # noqa: E402
 from tests.conftest import RedisServer, free_port  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
@@ -421,7 +421,7 @@ def main() -> int:
             logins = int(targets[-1].runs[-1]["requests"])
             # As many verifies at once as logins could be in flight: one per connection, up to
             # the workers' threads (a login is one verify; more at once share caches and cores).
-            at_once = min(CONNECTIONS, WORKERS * gunicorn_settings("resource_service")["threads"])
+            at_once = min(CONNECTIONS, WORKERS * service_settings()["threads"])
             anchors["argon2"].append(argon2_anchor(hasher, stored_hash, logins, at_once))
             anchors["sign"].append({"cpu_ms": rsa_sign_cpu_ms(signing_key)})
             anchors["script"].append({"cpu_ms": redis_script_cpu_ms(redis_server.url, redis_pid)})
@@ -451,7 +451,7 @@ def main() -> int:
             on_answer = follow_chain if target.name == "POST /refresh" else (lambda data: None)
             latencies = paced_latencies("127.0.0.1", port, method, path, body, headers, rate, SECONDS, on_answer)
             paced[target.name] = (rate, latencies)
-        settings = gunicorn_settings("resource_service")
+        settings = service_settings()
         worker_class = settings.get("worker_class") or ("gthread" if settings["threads"] > 1 else "sync")
         parts = json.loads(subprocess.run(
             [sys.executable, str(REPO / "bench" / "parts.py"), redis_server.url, str(redis_pid), str(key_file)],
@@ -517,7 +517,7 @@ def print_table(targets: list[Path_], paced: dict[str, tuple[float, list[float]]
     argon2_count = int(statistics.median(a["count"] for a in anchors["argon2"]))
     print()
     print(f"{len(rounds)} alternating rounds of {SECONDS} s, wrk {CONNECTIONS} keep-alive connections, gunicorn "
-          f"{WORKERS} {worker_class} workers x {gunicorn_settings('resource_service')['threads']} threads per "
+          f"{WORKERS} {worker_class} workers x {service_settings()['threads']} threads per "
           f"server, {os.cpu_count()} cores; medians; CPU = the servers' processes and Redis, from /proc")
     print(f"anchors: RSA-2048 signature {median_anchor['sign'] * 1000:.0f} us CPU; Redis script call (redis-py + "
           f"Redis) {median_anchor['script'] * 1000:.0f} us CPU; Argon2id verify (m={cost.memory_kib} KiB, "

@@ -15,9 +15,15 @@ from gunicorn.app.base import BaseApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from resource_service.config import ADDRESS_PREFIX, DEFAULT_PORT  # noqa: E402
 from shared.serve import gunicorn_settings  # noqa: E402
 
 SAME = ("workers", "threads", "worker_class", "timeout", "graceful_timeout", "keepalive", "control_socket_disable")
+
+
+def service_settings() -> dict[str, Any]:
+    """The resource service's gunicorn settings, from this process's environment."""
+    return gunicorn_settings("resource_service", env_prefix=ADDRESS_PREFIX, default_port=DEFAULT_PORT)
 
 
 class App(BaseApplication):  # type: ignore[misc]
@@ -37,6 +43,6 @@ class App(BaseApplication):  # type: ignore[misc]
 
 if __name__ == "__main__":
     wsgi_app, port = sys.argv[1], sys.argv[2]
-    settings = gunicorn_settings("resource_service")
+    settings = service_settings()
     options = {name: settings[name] for name in SAME if name in settings}
     App(wsgi_app, {**options, "bind": f"127.0.0.1:{port}"}).run()
