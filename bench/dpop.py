@@ -27,7 +27,14 @@ from auth_service.config import AuthConfig  # noqa: E402
 from resource_service import create_app as create_resource_app  # noqa: E402
 from resource_service.config import ResourceConfig  # noqa: E402
 from shared.dpop import MemoryReplayStore, ProofVerifier  # noqa: E402
-from tests.conftest import CHEAP_ARGON2_ENV, NO_LIMITS, RedisServer, write_private_key, write_public_key  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    CHEAP_ARGON2_ENV,
+    NO_LIMITS,
+    RedisServer,
+    refresh_key_env,
+    write_private_key,
+    write_public_key,
+)
 from tests.dpop_forge import make_proof, new_key  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -59,7 +66,7 @@ def measure(redis_server: RedisServer, tmp: Path) -> int:
     signing = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     env = {"REDIS_URL": redis_server.url, "JWT_ISSUER": ISSUER, **CHEAP_ARGON2_ENV, **NO_LIMITS}
     auth = create_auth_app(AuthConfig.from_env({
-        **env, "JWT_PRIVATE_KEY_FILE": str(write_private_key(signing, tmp / "signing.pem")),
+        **env, "JWT_PRIVATE_KEY_FILE": str(write_private_key(signing, tmp / "signing.pem")), **refresh_key_env(tmp),
     })).test_client()
     resource = create_resource_app(ResourceConfig.from_env({
         **env, "JWT_PUBLIC_KEY_FILE": str(write_public_key(signing, tmp / "public.pem")),
