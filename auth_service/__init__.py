@@ -10,6 +10,7 @@ from auth_service.accounts import AccountStore
 from auth_service.api import AuthServices, bp
 from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
+from auth_service.cookies import init_cookie_mode
 from auth_service.events import AuthEvents
 from auth_service.keys import load_key_ring
 from auth_service.passwords import PasswordHasher
@@ -17,6 +18,7 @@ from auth_service.ratelimit import RateLimiter
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared import metrics
+from shared.cors import init_cors
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwt import StaticKeys, TokenVerifier, init_verifier
@@ -31,6 +33,8 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     events = AuthEvents(init_observability(app))
+    init_cors(app, config.allowed_origins, credentials=True)
+    init_cookie_mode(app, config.issuer, config.allowed_origins)
     client = connect_redis(config.redis_url)
     keys = load_key_ring(config.private_key_pems)
     hasher = PasswordHasher(config.hashing)

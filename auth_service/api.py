@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from auth_service import cookies
 from auth_service.accounts import AccountStore, scope_for
 from auth_service.clients import ClientStore
 from auth_service.keys import KeyRing
@@ -103,20 +104,30 @@ def refresh_with_token(refresh_token: str) -> Response:
 
 @bp.post("/login")
 def login() -> Response:
+    in_cookie_mode = cookies.cookie_mode()
     services().limits.limit_address("login", request.remote_addr)
     body = json_body()
-    return login_with_password(required_string(body, "email"), required_string(body, "password"))
+    answer = login_with_password(required_string(body, "email"), required_string(body, "password"))
+    return cookies.deliver_pair(answer) if in_cookie_mode else answer
 
 
 @bp.post("/refresh")
 def refresh() -> Response:
+    in_cookie_mode = cookies.cookie_mode()
     services().limits.limit_address("refresh", request.remote_addr)
+    if in_cookie_mode:  # the token comes from the cookie; a body, if any, is ignored
+        return cookies.deliver_pair(refresh_with_token(cookies.required_refresh_token()))
     body = json_body()
     return refresh_with_token(required_string(body, "refresh_token"))
 
 
 @bp.post("/logout")
-def logout() -> tuple[str, int]:
+def logout() -> tuple[str, int] | Response:
+    if cookies.cookie_mode():
+        token = cookies.presented_refresh_token()
+        if token is not None:
+            services().sessions.revoke(token)
+        return cookies.clear_refresh_cookie(Response(status=204))
     body = json_body()
     services().sessions.revoke(required_string(body, "refresh_token"))
     return "", 204

@@ -11,6 +11,7 @@ from shared.config import (
     DEFAULT_ISSUER,
     ConfigError,
     env_int,
+    env_origins,
     env_redis_url,
     env_str,
     read_file,
@@ -82,6 +83,8 @@ class AuthConfig:
     rate_limits: RateLimitConfig
     # Proxies in front of the service that append to X-Forwarded-For; 0: the socket's peer is the client.
     trusted_proxy_count: int
+    # Pages that may call the service from a browser (CORS), and, on the auth service, use cookie mode.
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> AuthConfig:
@@ -105,4 +108,5 @@ class AuthConfig:
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
             rate_limits=RateLimitConfig.from_env(environ),
             trusted_proxy_count=env_int(environ, "TRUSTED_PROXY_COUNT", 0, maximum=10),
+            allowed_origins=env_origins(environ),
         )

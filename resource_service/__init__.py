@@ -7,6 +7,7 @@ from flask import Flask
 from resource_service.api import ResourceServices, bp
 from resource_service.config import ResourceConfig
 from resource_service.users import UserDirectory
+from shared.cors import init_cors
 from shared.discovery import discover_jwks_uri
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
@@ -34,6 +35,7 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     init_observability(app)
+    init_cors(app, config.allowed_origins, credentials=False)
     verifier = TokenVerifier(
         key_source(config), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
     )
