@@ -7,6 +7,8 @@ COPY pyproject.toml /src/
 COPY auth_service /src/auth_service
 COPY resource_service /src/resource_service
 COPY shared /src/shared
+# auth_service/static/session-client.js links to the browser client's one copy.
+COPY clients/js/session-client.js /src/clients/js/session-client.js
 # Installed into site-packages; the sources go so that nothing shadows the installed copy.
 RUN pip install --no-cache-dir /src && rm -rf /src
 WORKDIR /home/app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from auth_service import oauth
+from auth_service import jsclient, oauth
 from auth_service.accounts import AccountStore
 from auth_service.api import AuthServices, bp
 from auth_service.clients import ClientStore
@@ -63,6 +63,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(bp)
     app.register_blueprint(oauth.bp)
+    app.register_blueprint(jsclient.bp)
     if config.trusted_proxy_count:
         # The client is the address the outermost trusted proxy saw, nothing a client wrote itself.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_count, x_proto=0)  # type: ignore[method-assign]

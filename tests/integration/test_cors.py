@@ -7,6 +7,7 @@ import pytest
 from resource_service import create_app as create_resource_app
 from resource_service.config import ResourceConfig
 from tests.conftest import write_public_key
+from tests.e2e.conftest import REPO
 from tests.jwt_forge import AUDIENCE, ISSUER, make_claims, sign
 
 APP = "http://localhost:8000"
@@ -134,3 +135,12 @@ def test_a_preflight_changes_nothing_and_is_not_rate_limited(make_auth_app, redi
 def test_a_plain_options_request_is_not_a_preflight(auth):
     response = auth.options("/login", headers={"Origin": APP})
     assert response.status_code == 200 and "POST" in response.headers["Allow"]
+
+
+def test_the_auth_service_serves_the_js_client_to_allowed_pages(auth):
+    response = auth.get("/js/session-client.js", headers={"Origin": APP})
+    assert response.status_code == 200 and response.mimetype == "text/javascript"
+    assert b"export function createSessionClient" in response.data
+    # A module script is fetched in CORS mode: only listed pages may import it cross-origin.
+    assert response.headers["Access-Control-Allow-Origin"] == APP
+    assert response.data == (REPO / "clients" / "js" / "session-client.js").read_bytes()
