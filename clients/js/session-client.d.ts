@@ -57,7 +57,8 @@ export interface SessionClient {
   logoutAll(): Promise<void>;
   /** `fetch` with the access token; on a 401 saying it expired, refresh once and send again. */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** The current user; after a reload, restored by a refresh; null when not logged in. */
+  /** The current user; after a reload, restored by a refresh; null when not logged in
+   * (no cookie); SessionEndedError when the cookie's session was refused (its `reason`). */
   session(): Promise<Session | null>;
   /** Hear of every change (login, refresh, hand-over from another tab, end); returns an unsubscribe. */
   onChange(listener: (session: Session | null, reason: ChangeReason) => void): () => void;

@@ -118,6 +118,8 @@ export function createSessionClient({ authUrl, channel = "session-client" }) {
   let accessToken = null;
   /** @type {Promise<string> | null} the refresh under way in this tab */
   let refreshing = null;
+  /** @type {string | null} why the session last ended, as this tab heard it */
+  let lastEnd = null;
   const listeners = new Set();
   const tabs = typeof BroadcastChannel === "function" ? new BroadcastChannel(`${channel}:${base}`) : null;
 
@@ -128,6 +130,7 @@ export function createSessionClient({ authUrl, channel = "session-client" }) {
 
   function adopt(token, reason, tell = true) {
     accessToken = token;
+    lastEnd = null;
     if (tell && tabs) tabs.postMessage({ type: "token", accessToken: token });
     notify(reason);
   }
@@ -135,6 +138,7 @@ export function createSessionClient({ authUrl, channel = "session-client" }) {
   function end(reason, tell = true) {
     const had = accessToken !== null;
     accessToken = null;
+    lastEnd = reason;
     if (tell && tabs) tabs.postMessage({ type: "ended", reason });
     if (had || tell) notify(reason);
   }
@@ -177,6 +181,10 @@ export function createSessionClient({ authUrl, channel = "session-client" }) {
       if (busy) {
         const handed = await nextToken(stale, 1000);
         if (handed !== null) return handed;
+        if (lastEnd !== null && accessToken === null && stale !== null) {
+          // The other tab's refresh was refused, or it logged out: the session is over here too.
+          throw new SessionEndedError(400, "invalid_grant", REASONS[lastEnd] ?? lastEnd, lastEnd);
+        }
       }
       return refreshNow();
     });
