@@ -7,16 +7,16 @@ the IETF draft "OAuth 2.0 for Browser-Based Applications", with SameSite=Strict 
 Origin check below as further walls). A request without the header neither reads, sets
 nor clears the cookie.
 
-The handlers call `cookie_mode()` first, then `deliver_pair` on a token answer, or
-`presented_refresh_token` / `clear_refresh_cookie` for refresh and logout.
+The handlers call `cookie_mode()` first, then render a TokenPair with `token_response`,
+and read the token with `required_refresh_token` (refresh) or `presented_refresh_token` (logout).
 """
 
 from __future__ import annotations
 
-import json
+from flask import Flask, Response, after_this_request, current_app, jsonify, request
 
-from flask import Flask, Response, after_this_request, current_app, request
-
+from auth_service.context import no_store
+from auth_service.flows import TokenPair
 from shared.config import origin_of
 from shared.errors import InvalidGrantError, InvalidRequestError, OAuthError
 
@@ -78,12 +78,12 @@ def required_refresh_token() -> str:
     return token
 
 
-def deliver_pair(response: Response) -> Response:
-    """Move the refresh token of a token answer into the cookie: the JSON keeps
-    `refresh_expires_in`, which the cookie's Max-Age follows."""
-    body = json.loads(response.get_data())
+def token_response(pair: TokenPair) -> Response:
+    """The token answer of cookie mode: the refresh token goes into the cookie, never the JSON,
+    which keeps `refresh_expires_in`, the cookie's Max-Age."""
+    body = pair.answer()
     refresh_token = body.pop("refresh_token")
-    response.set_data(json.dumps(body) + "\n")
+    response = no_store(jsonify(body))
     set_refresh_cookie(response, refresh_token, int(body["refresh_expires_in"]))
     return response
 
