@@ -212,23 +212,31 @@ def test_two_tabs_whose_tokens_expire_together_refresh_once_and_both_go_on(conte
     expect_signed_in(second, me)  # restored by a refresh, whose token the first tab took over
     issued = time.time()
     assert first.evaluate("document.visibilityState") == second.evaluate("document.visibilityState") == "visible"
-    wait_until_expired(second, issued)
-    refreshes = len(stack.statuses(stack.auth, "/refresh"))
-    calls = len(stack.statuses(stack.resource, "/users", "GET"))
-    newcomer = email("newcomer")
-    stack.register(newcomer, "Newcomer")
+    # Both tabs must send their call with the expired token before either has a new one. They
+    # click at one instant; if a busy machine delays one tab past the other's refresh, that tab
+    # simply takes the token handed over (still one refresh), and the test tries again.
+    for attempt in range(3):
+        wait_until_expired(second, issued)
+        refreshes = len(stack.statuses(stack.auth, "/refresh"))
+        calls = len(stack.statuses(stack.resource, "/users", "GET"))
+        newcomer = f"Newcomer {attempt}"
+        stack.register(email("newcomer"), newcomer)
 
-    at = time.time() + 0.5
-    click_at(first, "Reload", at)
-    click_at(second, "Reload", at)
-    expect(directory(first)).to_contain_text("Newcomer")
-    expect(directory(second)).to_contain_text("Newcomer")
-    # Both tabs met the expired token; one refresh served both (the other tab waited on the lock
-    # and took the token handed over), and both sent their call again.
-    assert sorted(stack.statuses(stack.resource, "/users", "GET", since=calls)) == [200, 200, 401, 401]
-    assert stack.statuses(stack.auth, "/refresh", since=refreshes) == [200]
-    for page in (first, second):
-        expect(page.get_by_role("status")).to_be_hidden()
+        at = time.time() + 0.5
+        click_at(first, "Reload", at)
+        click_at(second, "Reload", at)
+        expect(directory(first)).to_contain_text(newcomer)
+        expect(directory(second)).to_contain_text(newcomer)
+        issued = time.time()
+        # One refresh served both tabs: the other waited on the lock and took the token handed over.
+        assert stack.statuses(stack.auth, "/refresh", since=refreshes) == [200]
+        for page in (first, second):
+            expect(page.get_by_role("status")).to_be_hidden()
+        # Both met the expired token (401) and sent their call again with the new one (200).
+        if sorted(stack.statuses(stack.resource, "/users", "GET", since=calls)) == [200, 200, 401, 401]:
+            break
+    else:
+        pytest.fail("in 3 tries the two tabs never sent a call with the expired token at once")
 
 
 @pytest.mark.parametrize(("button", "message"), [("Log out", "You logged out."),
