@@ -25,7 +25,7 @@ export class AuthError extends Error {
    * @param {string} [reason]
    */
   constructor(status, error, description, reason) {
-    super(`${error}: ${description}`);
+    super(`${error}${reason ? ` (${reason})` : ""}: ${description}`);
     this.name = "AuthError";
     this.status = status;
     this.error = error;
