@@ -12,10 +12,12 @@ from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
 from auth_service.context import AuthServices
 from auth_service.cookies import init_cookie_mode
+from auth_service.email_api import init_email
 from auth_service.events import AuthEvents
 from auth_service.keys import load_key_ring
 from auth_service.passwords import PasswordHasher
 from auth_service.ratelimit import RateLimiter
+from auth_service.recovery import EmailVerification
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared import metrics
@@ -39,9 +41,11 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     client = connect_redis(config.redis_url)
     keys = load_key_ring(config.private_key_pems)
     hasher = PasswordHasher(config.hashing)
+    accounts = AccountStore(client, hasher, on_login=events.login)
+    limits = RateLimiter(client, config.rate_limits, on_limited=metrics.rate_limited)
     app.extensions["auth"] = AuthServices(
         redis=client,
-        accounts=AccountStore(client, hasher, on_login=events.login),
+        accounts=accounts,
         sessions=SessionStore(
             client,
             idle_ttl=config.refresh_token_ttl,
@@ -55,8 +59,10 @@ def create_app(config: AuthConfig | None = None) -> Flask:
             keys, issuer=config.issuer, audience=config.audience, ttl=config.access_token_ttl
         ),
         keys=keys,
-        limits=RateLimiter(client, config.rate_limits, on_limited=metrics.rate_limited),
+        limits=limits,
+        email=EmailVerification(client, required=config.email.require_verified) if config.email else None,
     )
+    init_email(app, config.email, client, accounts, limits)
     verifier = TokenVerifier(
         StaticKeys(keys.public_keys), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
     )

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from auth_service import cookies
 from auth_service.context import flows, no_store, services, token_response
+from auth_service.email_api import on_registered, openapi_document
 from auth_service.openapi import DOCUMENT
 from auth_service.tokens import is_session_id
 from shared.errors import InvalidRequestError, NotFoundError
@@ -32,6 +33,7 @@ def register() -> tuple[Response, int]:
     user = services().accounts.register(
         required_string(body, "email"), required_string(body, "password"), body.get("name")
     )
+    on_registered(user["email"])
     return jsonify(user), 201
 
 
@@ -132,4 +134,4 @@ def readyz() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(DOCUMENT)
+    return jsonify(openapi_document(DOCUMENT))

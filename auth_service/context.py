@@ -12,6 +12,7 @@ from auth_service.clients import ClientStore
 from auth_service.flows import AuthFlows, TokenPair
 from auth_service.keys import KeyRing
 from auth_service.ratelimit import RateLimiter
+from auth_service.recovery import EmailVerification
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared.store import RedisClient
@@ -28,11 +29,12 @@ class AuthServices:
     access_tokens: AccessTokenIssuer
     keys: KeyRing
     limits: RateLimiter
+    email: EmailVerification | None = None  # None: EMAIL off
 
     @cached_property
     def flows(self) -> AuthFlows:
         """The use cases over these stores (derived, so a copy with another store gets its own)."""
-        return AuthFlows(self.accounts, self.sessions, self.clients, self.access_tokens, self.limits)
+        return AuthFlows(self.accounts, self.sessions, self.clients, self.access_tokens, self.limits, self.email)
 
 
 def services() -> AuthServices:
