@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench redis-server docker-compose chromium clean
+.PHONY: run test lint bench redis-server docker-compose faketime chromium clean
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,13 @@ redis-server:
 	  echo "redis-server is missing: installing it with apt-get"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
+# The clock-skew and chaos tests run auth replicas under libfaketime's `faketime`.
+faketime:
+	@command -v faketime >/dev/null || { \
+	  echo "faketime is missing: installing it with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq faketime >/dev/null; }
 
 # The tests validate docker-compose.yml with it (no Docker engine needed). Without
 # --no-install-recommends apt would also pull in the whole Docker engine.
@@ -36,7 +43,7 @@ chromium:
 run: $(STAMP) redis-server
 	PATH="$(CURDIR)/$(BIN):$$PATH" ./scripts/run-local.sh
 
-test: $(STAMP) redis-server docker-compose chromium
+test: $(STAMP) redis-server docker-compose faketime chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) redis-server

@@ -255,6 +255,9 @@ def main() -> int:
         key = work / "key.pem"
         subprocess.run([sys.executable, "-m", "auth_service", "generate-key", str(key)], check=True,
                        capture_output=True, cwd=REPO)
+        refresh_key = work / "refresh-token.key"
+        subprocess.run([sys.executable, "-m", "auth_service", "generate-refresh-key", str(refresh_key)], check=True,
+                       capture_output=True, cwd=REPO)
         auth_port, resource_port = free_port(), free_port()
         env = {
             **os.environ,
@@ -263,13 +266,14 @@ def main() -> int:
             "RESOURCE_PORT": str(resource_port),
             "JWT_ISSUER": f"http://127.0.0.1:{auth_port}",
             "JWT_PRIVATE_KEY_FILE": str(key),
+            "REFRESH_TOKEN_KEY_FILE": str(refresh_key),
             "WEB_CONCURRENCY": str(WORKERS),
             "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "1"),
             # Every request comes from 127.0.0.1: the per-address limits would measure themselves.
             "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0", "REFRESH_ADDRESS_LIMIT": "0",
         }
         auth = start_service(stack, "auth_service", env, auth_port, work / "auth.log")
-        resource_env = {k: v for k, v in env.items() if k != "JWT_PRIVATE_KEY_FILE"}
+        resource_env = {k: v for k, v in env.items() if k not in ("JWT_PRIVATE_KEY_FILE", "REFRESH_TOKEN_KEY_FILE")}
         resource_env["JWKS_URL"] = f"http://127.0.0.1:{auth_port}/.well-known/jwks.json"
         resource = start_service(stack, "resource_service", resource_env, resource_port, work / "resource.log")
 

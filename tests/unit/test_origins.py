@@ -40,7 +40,8 @@ def test_bad_values_name_the_variable(value):
 def test_both_services_refuse_a_bad_value_at_start(config, tmp_path):
     key = tmp_path / "k.pem"
     key.write_text("not read")
-    env = {"JWT_PRIVATE_KEY_FILE": str(key), "JWT_PUBLIC_KEY_FILE": str(key), "ALLOWED_ORIGINS": "*"}
+    env = {"JWT_PRIVATE_KEY_FILE": str(key), "JWT_PUBLIC_KEY_FILE": str(key), "REFRESH_TOKEN_KEY_FILE": str(key),
+           "ALLOWED_ORIGINS": "*"}
     with pytest.raises(ConfigError, match="ALLOWED_ORIGINS"):
         config.from_env(env)
 
