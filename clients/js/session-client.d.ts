@@ -7,6 +7,7 @@ export type EndReason =
   | "expired_absolute"
   | "revoked"
   | "password_changed"
+  | "evicted"
   | "upgraded"
   | "unknown"
   | "no_session"

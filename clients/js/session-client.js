@@ -38,7 +38,7 @@ export class AuthError extends Error {
 /**
  * The session is over: log in again. `reason` says why: one of the auth service's refusal
  * reasons (`reused`, `expired_idle`, `expired_absolute`, `revoked`, `password_changed`,
- * `upgraded`, `unknown`), or `no_session` (never logged in, or the cookie is gone), `logged_out`
+ * `evicted`, `upgraded`, `unknown`), or `no_session` (never logged in, or the cookie is gone), `logged_out`
  * (this or another tab logged out), `logged_out_everywhere`.
  */
 export class SessionEndedError extends AuthError {
@@ -55,6 +55,7 @@ export const REASONS = Object.freeze({
   expired_absolute: "it reached its maximum age",
   revoked: "it was ended from this or another device",
   password_changed: "the password was changed",
+  evicted: "you signed in on too many devices, and this was the oldest",
   upgraded: "the service changed how it keeps sessions",
   unknown: "the server does not know it",
   no_session: "you are not logged in",
