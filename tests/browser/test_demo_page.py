@@ -169,6 +169,7 @@ def test_an_expired_access_token_is_refreshed_transparently(context, stack):
     stack.register(me)
     page = open_app(context, stack)
     logged_in = log_in(page, me)
+    expect(directory(page)).to_contain_text(me)  # the first page came: no call is still on its way
     refreshes = len(stack.statuses(stack.auth, "/refresh"))
     denied = len(stack.statuses(stack.resource, "/users", "GET"))
     wait_until_expired(page, logged_in)
