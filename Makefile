@@ -49,6 +49,7 @@ test: $(STAMP) redis-server docker-compose faketime chromium
 bench: $(STAMP) redis-server
 	@command -v wrk >/dev/null || { echo "wrk is missing: installing it with apt-get"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	@$(BIN)/python -c "import flask_jwt_extended" 2>/dev/null || $(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
 
 lint: $(STAMP)
