@@ -13,6 +13,7 @@ from shared.config import (
     env_http_url,
     env_http_urls,
     env_int,
+    env_origins,
     env_port,
     env_redis_url,
     env_str,
@@ -50,6 +51,8 @@ class ResourceConfig:
     # name (never the Host header).
     public_urls: tuple[str, ...]
     dpop: DPoPConfig
+    # Pages that may call the service from a browser (CORS), and, on the auth service, use cookie mode.
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ResourceConfig:
@@ -83,4 +86,5 @@ class ResourceConfig:
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
             public_urls=env_http_urls(environ, "RESOURCE_PUBLIC_URL") or (default_public_url(environ),),
             dpop=dpop,
+            allowed_origins=env_origins(environ),
         )

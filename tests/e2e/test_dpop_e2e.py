@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from session_client import Client, DPoPKey, SessionEndedError
 
-from shared.client import Client, DPoPKey, SessionEndedError
 from tests.dpop_forge import make_proof, new_key
 from tests.e2e.conftest import Service, base_env
 

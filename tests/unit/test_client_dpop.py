@@ -7,8 +7,8 @@ import time
 
 import pytest
 import requests
+from session_client import DPoPKey, asks_for_nonce, is_expired_challenge
 
-from shared.client import DPoPKey, asks_for_nonce, is_expired_challenge
 from shared.dpop import MemoryReplayStore, NonceSchedule, ProofVerifier, jwk_thumbprint, resource_error, token_refusal
 from shared.dpop import NonceRequiredError as Nonce
 
