@@ -138,6 +138,24 @@ def test_a_mail_handed_over_by_a_mailer_that_died_is_not_sent_again(make_auth_ap
     assert redis_client.zcard("{mail}:queue") == 0 and sink.mails == []
 
 
+def test_claiming_a_mail_passes_the_job_it_leases_in_keys(make_auth_app, sink, redis_client):
+    # Redis's rule for scripts (and what keeps them right on a cluster): every key in KEYS.
+    app = make_auth_app(**email_env(sink))
+    register(app.test_client())
+    queue = MailQueue(app.extensions["auth"].redis)
+    script, passed = queue._claim, []
+
+    def spy(*, keys, args):
+        passed.extend(keys)
+        return script(keys=keys, args=args)
+
+    queue._claim = spy
+    job = queue.claim(lease_seconds=60)
+    assert job is not None and job.attempts == 1
+    assert f"{{mail}}:job:{job.job_id}" in passed
+    assert queue.claim(lease_seconds=60) is None  # leased: not due again before the lease ends
+
+
 def test_a_lost_answer_to_the_message_is_never_sent_again(make_auth_app, sink, redis_client, caplog):
     env = email_env(sink)
     app = make_auth_app(**env)
