@@ -54,6 +54,14 @@ def test_bad_setting_names_the_variable(key_file, variable, value):
         AuthConfig.from_env(env)
 
 
+@pytest.mark.parametrize("url", ["http://app:s3cret@localhost:6379", "redis+cluster://app:s3cret@10.0.0.1"])
+def test_a_bad_redis_url_is_named_without_its_password(key_file, url):
+    env = {"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent), "REDIS_URL": url}
+    with pytest.raises(ConfigError, match="REDIS_URL") as raised:
+        AuthConfig.from_env(env)
+    assert "s3cret" not in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("url", "first_node", "nodes"),
     [
