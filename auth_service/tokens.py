@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import time
@@ -25,7 +24,7 @@ from typing import NamedTuple
 
 import jwt
 
-from auth_service.keys import KeyRing
+from auth_service.keys import KeyRing, write_secret_file
 from shared.config import ConfigError
 from shared.directory import USER_ID
 
@@ -145,9 +144,7 @@ def load_refresh_keys(texts: tuple[bytes, ...]) -> RefreshTokenKeys:
 def generate_refresh_key(path: Path) -> str:
     """Write a new 256-bit refresh-token key to `path` (mode 0600, never over a file); its key id."""
     key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(_b64url(key).encode("ascii") + b"\n")
+    write_secret_file(path, _b64url(key).encode("ascii") + b"\n")
     return refresh_key_id(key)
 
 
