@@ -85,7 +85,3 @@ class MailQueue:
             keys=[redis_keys.mail_queue_key(), redis_keys.mail_job_key(job_id)],
             args=[job_id, max(1, int(delay_seconds * 1000))],
         )
-
-    def pending(self) -> int:
-        """How many mails wait to be sent (or are being sent)."""
-        return int(self._redis.zcard(redis_keys.mail_queue_key()))
