@@ -29,12 +29,13 @@ from shared.config import ConfigError
 from shared.directory import USER_ID
 
 _NUMBER = r"(0|[1-9][0-9]{0,14})"  # one spelling per number: the secret covers its digits
+SESSION_ID = "[0-9a-f]{32}"  # what new_session_id makes
 REFRESH_TOKEN_PATTERN = re.compile(
-    rf"({USER_ID})\.([0-9a-f]{{32}})\.([A-Za-z0-9_-]{{8}})\.{_NUMBER}\.{_NUMBER}\.([A-Za-z0-9_-]{{43}})"
+    rf"({USER_ID})\.({SESSION_ID})\.([A-Za-z0-9_-]{{8}})\.{_NUMBER}\.{_NUMBER}\.([A-Za-z0-9_-]{{43}})"
 )
 # Tokens made before refresh tokens were HMACs: `<user id>.<session id>.<256 random bits>`.
-LEGACY_REFRESH_TOKEN_PATTERN = re.compile(rf"({USER_ID})\.([0-9a-f]{{32}})\.([A-Za-z0-9_-]{{43}})")
-SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+LEGACY_REFRESH_TOKEN_PATTERN = re.compile(rf"({USER_ID})\.({SESSION_ID})\.([A-Za-z0-9_-]{{43}})")
+SESSION_ID_PATTERN = re.compile(SESSION_ID)
 MIN_REFRESH_KEY_BYTES = 32
 _MAC_DOMAIN = b"refresh-token/v1"
 
