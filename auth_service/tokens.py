@@ -18,7 +18,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -78,7 +78,7 @@ def refresh_key_id(key: bytes) -> str:
 class RefreshTokenKeys:
     """The refresh-token keys: the first makes new tokens, all recognise the ones they made."""
 
-    keys: dict[str, bytes]  # key id -> key, the minting key first
+    keys: dict[str, bytes] = field(repr=False)  # key id -> key, the minting key first; never in a repr
 
     @classmethod
     def from_secrets(cls, secrets_: tuple[bytes, ...]) -> RefreshTokenKeys:

@@ -128,3 +128,17 @@ def test_serve_with_no_cluster_node_answering_says_so_in_one_line(tmp_path, rsa_
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["error: cannot reach Redis at REDIS_URL"]
+
+
+def test_no_key_material_in_the_reprs_of_the_config_and_the_refresh_keys(key_file):
+    # A repr reaches logs and tracebacks (a debugger, pytest's output); the SMTP password is kept out too.
+    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+                                  "EMAIL": "on", "SMTP_URL": "smtp://app:s3cret@mail.example.com",
+                                  "MAIL_FROM": "auth@example.com", "PUBLIC_URL": "https://app.example.com"})
+    refresh_keys = load_refresh_keys(config.refresh_token_keys)
+    shown = repr(config) + repr(refresh_keys)
+    assert "PRIVATE KEY" not in shown and "s3cret" not in shown
+    for text in config.refresh_token_keys:
+        assert text.strip().decode() not in shown
+    for raw in refresh_keys.keys.values():
+        assert repr(raw) not in shown
