@@ -68,6 +68,22 @@ def test_with_email_off_the_endpoints_are_404_and_registration_queues_nothing(ma
     assert "email_verified" not in jwt.decode(pair.json["access_token"], options={"verify_signature": False})
 
 
+def test_a_password_change_voids_the_reset_link_still_out(make_auth_app, sink):
+    # OWASP's forgot-password advice: a link sent before the password changed must not set it again.
+    app = make_auth_app(**email_env(sink))
+    client = app.test_client()
+    email = register(client)
+    user_id = app.extensions["auth"].accounts.find_by_email(email)["id"]
+    link_token = app.extensions["email"].tokens.issue("reset", user_id)  # what the mailer mints as it sends
+    access = client.post("/login", json={"email": email, "password": PASSWORD}).json["access_token"]
+    changed = client.post("/password", json={"current_password": PASSWORD, "new_password": "a new passphrase"},
+                          headers={"Authorization": f"Bearer {access}"})
+    assert changed.status_code == 204
+    reset = client.post("/password/reset", json={"token": link_token, "password": "the link's password"})
+    assert (reset.status_code, reset.json["error"]) == (400, "invalid_token")
+    assert client.post("/login", json={"email": email, "password": "a new passphrase"}).status_code == 200
+
+
 @pytest.mark.parametrize("path", ["/password/forgot", "/email/verify/resend"])
 def test_throttled_per_email_alike_for_known_and_unknown(make_auth_app, sink, path):
     client = make_auth_app(**email_env(sink, MAIL_EMAIL_LIMIT="6")).test_client()
