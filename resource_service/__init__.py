@@ -13,7 +13,7 @@ from shared.http import MAX_BODY_BYTES
 from shared.jwks import JwksKeys, load_pem_public_keys
 from shared.jwt import KeySource, TokenVerifier, init_verifier
 from shared.observability import init_observability
-from shared.store import connect_redis
+from shared.store import connect_redis, connect_replica_reads
 
 
 def key_source(config: ResourceConfig) -> KeySource:
@@ -38,7 +38,8 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
         key_source(config), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
     )
     client = connect_redis(config.redis_url)
-    app.extensions["resource"] = ResourceServices(redis=client, users=AccountDirectory(client))
+    users = AccountDirectory(client, replicas=connect_replica_reads(config.redis_url))
+    app.extensions["resource"] = ResourceServices(redis=client, users=users)
     init_verifier(app, verifier)
     register_error_handlers(app)
     app.register_blueprint(bp)
