@@ -111,13 +111,13 @@ class ReplicaScript:
     replica's first call runs EVAL_RO, which caches the script there.
     """
 
-    layout_due = 0.0  # monotonic time of the next read of the cluster's layout
-
     def __init__(self, primary: RedisClient, replicas: RedisCluster | None, text: str) -> None:
         self._on_primary: Script = primary.register_script(text)
         self._replicas = replicas
         self._text = text
         self._sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+        # Monotonic time of the next read of the cluster's layout (the client has just read it).
+        self.layout_due = time.monotonic() + LAYOUT_MAX_AGE
 
     def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
         if self._replicas is None:

@@ -21,17 +21,26 @@ PAGE = 50
 def replica_reads(redis_cluster: LocalCluster, cluster_client: RedisCluster) -> Iterator[RedisCluster]:
     client = connect_replica_reads(redis_cluster.url)
     assert client is not None
-    # A cluster just made may not list the replica yet; the layout is read again until it does.
+    # A cluster just made may not list the replica everywhere yet: wait until every node does
+    # (a later read of the layout may ask any of them), then read the layout again.
     slot, deadline = client.keyslot(users_index_key()), time.monotonic() + 30
-    while len(client.nodes_manager.slots_cache[slot]) < 2:
+    while not all(serves_with_replica(redis_cluster, node, slot) for node in redis_cluster.nodes):
         assert time.monotonic() < deadline, "the cluster never listed a replica of the directory's slot"
         time.sleep(0.1)
-        client.nodes_manager.initialize()
+    client.nodes_manager.initialize()
+    assert len(client.nodes_manager.slots_cache[slot]) == 2
     yield client
     client.close()
     for node in client.get_nodes():
         if node.redis_connection:
             node.redis_connection.connection_pool.disconnect()
+
+
+def serves_with_replica(cluster: LocalCluster, node, slot: int) -> bool:
+    """Whether `node`'s CLUSTER SLOTS lists a replica beside the master of `slot`."""
+    with cluster.client(node) as client:
+        ranges = client.execute_command("CLUSTER", "SLOTS")
+    return any(start <= slot <= end and len(nodes) >= 2 for start, end, *nodes in ranges)
 
 
 def register(directory: AccountDirectory, count: int) -> None:
