@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, Response, jsonify, request
 
 from auth_service.clients import KNOWN_SCOPES
 from auth_service.context import flows, services, token_response
+from auth_service.shapes import GrantType
 from shared.errors import (
     InvalidClientError,
     InvalidCredentialsError,
@@ -26,7 +27,7 @@ from shared.errors import (
 
 bp = Blueprint("oauth", __name__)
 
-GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+GRANT_TYPES: tuple[str, ...] = get_args(GrantType)
 # `none`: the password and refresh_token grants need no client authentication, as /login does not.
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 FORM_TYPE = "application/x-www-form-urlencoded"
