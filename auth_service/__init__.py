@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth_service import oauth
 from auth_service.accounts import AccountStore
-from auth_service.api import bp
+from auth_service.api import auth, bp
 from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
 from auth_service.context import AuthServices
@@ -18,11 +18,11 @@ from auth_service.passwords import PasswordHasher
 from auth_service.ratelimit import RateLimiter
 from auth_service.recovery import EmailVerification
 from auth_service.sessions import SessionStore
-from auth_service.tokens import AccessTokenIssuer
+from auth_service.tokens import AccessTokenIssuer, load_refresh_keys
 from shared import metrics
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
-from shared.jwt import StaticKeys, TokenVerifier, init_verifier
+from shared.jwt import StaticKeys
 from shared.observability import init_observability
 from shared.store import connect_redis
 
@@ -44,6 +44,8 @@ def create_app(config: AuthConfig | None = None) -> Flask:
         accounts=accounts,
         sessions=SessionStore(
             client,
+            keys=load_refresh_keys(config.refresh_token_keys),
+            max_sessions=config.max_sessions_per_user,
             idle_ttl=config.refresh_token_ttl,
             max_age=config.session_max_age,
             reuse_grace=config.refresh_reuse_grace,
@@ -59,11 +61,9 @@ def create_app(config: AuthConfig | None = None) -> Flask:
         email=EmailVerification(client, required=config.email.require_verified) if config.email else None,
     )
     init_email(app, config.email, client, accounts, limits)
-    verifier = TokenVerifier(
-        StaticKeys(keys.public_keys), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
-    )
-    init_verifier(app, verifier)
     register_error_handlers(app)
+    auth.init_app(app, issuer=config.issuer, audience=config.audience, keys=StaticKeys(keys.public_keys),
+                  leeway=config.clock_skew)
     app.register_blueprint(bp)
     app.register_blueprint(oauth.bp)
     if config.trusted_proxy_count:

@@ -89,14 +89,14 @@ def client_credentials_grant() -> Response:
     credentials = presented_client()
     if credentials is None:
         raise InvalidClientError("authenticate the client: HTTP Basic, or client_id and client_secret")
-    return token_response(flows().issue_for_client(*credentials, form_param("scope")))
+    return token_response(flows().issue_for_client(*credentials, form_param("scope"), address=request.remote_addr))
 
 
 def password_grant() -> Response:
     """RFC 6749 §4.3: /login's logic; a wrong password is invalid_grant here (§5.2)."""
     username, password = required_param("username"), required_param("password")
     try:
-        pair = flows().log_in(username, password, request.headers.get("User-Agent", ""))
+        pair = flows().log_in(username, password, request.headers.get("User-Agent", ""), address=request.remote_addr)
     except InvalidCredentialsError as exc:
         raise InvalidGrantError(exc.description) from None
     return token_response(pair)
@@ -116,7 +116,7 @@ def token() -> Response:
     # A client that does send a secret with a user's grant must have the right one.
     credentials = presented_client()
     if credentials is not None:
-        flows().authenticate_client(*credentials)
+        flows().authenticate_client(*credentials, address=request.remote_addr)
     if grant_type == "password":
         services().limits.limit_address("login", request.remote_addr)
         return password_grant()

@@ -114,7 +114,7 @@ PATHS: dict[str, Any] = {
             "summary": "Revoke every session of the caller.",
             "security": BEARER,
             "responses": {"204": {"description": "Every session is revoked."},
-                          "401": ref("InvalidToken"), "503": ref("Unavailable")},
+                          "401": ref("InvalidToken"), "403": ref("InsufficientScope"), "503": ref("Unavailable")},
         }
     },
     "/sessions": {
@@ -128,6 +128,7 @@ PATHS: dict[str, Any] = {
                     "content": json_content(Sessions),
                 },
                 "401": ref("InvalidToken"),
+                "403": ref("InsufficientScope"),
                 "503": ref("Unavailable"),
             },
         }
@@ -140,6 +141,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "204": {"description": "The session is revoked."},
                 "401": ref("InvalidToken"),
+                "403": ref("InsufficientScope"),
                 "404": ref("NotFound"),
                 "503": ref("Unavailable"),
             },
@@ -180,6 +182,7 @@ PATHS: dict[str, Any] = {
                 **body_errors(),
                 "401": error_answer("No valid access token, or the current password is wrong.",
                                     "invalid_token", "invalid_credentials"),
+                "403": ref("InsufficientScope"),
                 "429": RATE_LIMITED,
                 "503": ref("Unavailable"),
             },

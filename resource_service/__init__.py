@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from resource_service.api import ResourceServices, bp
+from resource_service.api import ResourceServices, auth, bp
 from resource_service.config import ResourceConfig
 from shared.directory import AccountDirectory
 from shared.discovery import discover_jwks_uri
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwks import JwksKeys, load_pem_public_keys
-from shared.jwt import KeySource, TokenVerifier, init_verifier
+from shared.jwt import KeySource
 from shared.observability import init_observability
 from shared.store import connect_redis, connect_replica_reads
 
@@ -34,13 +34,11 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     init_observability(app)
-    verifier = TokenVerifier(
-        key_source(config), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
-    )
     client = connect_redis(config.redis_url)
     users = AccountDirectory(client, replicas=connect_replica_reads(config.redis_url))
     app.extensions["resource"] = ResourceServices(redis=client, users=users)
-    init_verifier(app, verifier)
     register_error_handlers(app)
+    auth.init_app(app, issuer=config.issuer, audience=config.audience, keys=key_source(config),
+                  leeway=config.clock_skew)
     app.register_blueprint(bp)
     return app

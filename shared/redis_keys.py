@@ -15,12 +15,13 @@ def user_key(user_id: str) -> str:
 
 
 def user_sessions_key(user_id: str) -> str:
-    """Sorted set: the user's session ids, scored by absolute deadline (ms)."""
+    """Sorted set: the user's session ids, scored by idle deadline (ms): derived data, added to at
+    login and rotation, removed from only by scripts that end sessions."""
     return f"user:{{{user_id}}}:sessions"
 
 
 def session_key(user_id: str, session_id: str) -> str:
-    """Hash: one refresh session (hashes of its live tokens, deadlines, metadata)."""
+    """Hash: one refresh session (where its token chain stands, deadlines, metadata)."""
     return f"user:{{{user_id}}}:session:{session_id}"
 
 
@@ -29,17 +30,26 @@ def client_key(client_id: str) -> str:
     return f"client:{{{client_id}}}"
 
 
-SPENT_SUFFIX = ":spent"
-
-
-def spent_tokens_key(user_id: str, session_id: str) -> str:
-    """Sorted set: hashes of the session's spent refresh tokens, scored by when they were spent."""
-    return session_key(user_id, session_id) + SPENT_SUFFIX
-
-
 def login_throttle_key(email_digest: str) -> str:
     """Hash: failed logins and lock deadline of one email (SHA-256 hex of it, registered or not)."""
     return f"limit:{{account:{email_digest}}}"
+
+
+def client_throttle_key(client_id_digest: str) -> str:
+    """Hash: failed authentications and lock deadline of one client id (SHA-256 hex of it)."""
+    return f"limit:{{client:{client_id_digest}}}"
+
+
+def known_addresses_key(throttle_key: str) -> str:
+    """Sorted set: the client addresses that got past a credential throttle (login_throttle_key,
+    client_throttle_key) with the right secret, scored by the ms until which each is known; one slot
+    with the throttle."""
+    return f"{throttle_key}:known"
+
+
+def address_throttle_key(throttle_key: str, address: str) -> str:
+    """Hash: a known address's own failures and lock for one credential throttle, fields as the throttle's."""
+    return f"{throttle_key}:addr:{address}"
 
 
 def address_limit_key(action: str, address: str) -> str:

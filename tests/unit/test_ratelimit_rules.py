@@ -7,7 +7,7 @@ import pytest
 from auth_service.config import AuthConfig, RateLimitConfig
 from auth_service.ratelimit import address_subject
 from shared.config import ConfigError
-from tests.conftest import write_private_key
+from tests.conftest import refresh_key_env, write_private_key
 
 
 @pytest.mark.parametrize(
@@ -31,14 +31,19 @@ def test_defaults():
     assert (config.login_failures_before_delay, config.login_delay, config.login_delay_max) == (5, 1, 900)
     assert config.login_failure_memory == 43_200
     assert (config.login_per_address, config.register_per_address, config.refresh_per_address) == (60, 30, 600)
+    assert config.client_auth_per_address == 30
+    # An address stays known to an account as long as a session of its login can live idle.
+    assert config.known_address_ttl == 1_209_600
+    assert RateLimitConfig.from_env({"REFRESH_TOKEN_TTL": "3600"}).known_address_ttl == 3600
 
 
 def test_the_client_is_the_socket_peer_unless_proxies_are_trusted(tmp_path, rsa_private_key):
-    key_file = str(write_private_key(rsa_private_key, tmp_path / "k.pem"))
-    assert AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": key_file}).trusted_proxy_count == 0
-    assert AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": key_file, "TRUSTED_PROXY_COUNT": "2"}).trusted_proxy_count == 2
+    keys = {"JWT_PRIVATE_KEY_FILE": str(write_private_key(rsa_private_key, tmp_path / "k.pem")),
+            **refresh_key_env(tmp_path)}
+    assert AuthConfig.from_env(keys).trusted_proxy_count == 0
+    assert AuthConfig.from_env({**keys, "TRUSTED_PROXY_COUNT": "2"}).trusted_proxy_count == 2
     with pytest.raises(ConfigError, match="TRUSTED_PROXY_COUNT"):
-        AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": key_file, "TRUSTED_PROXY_COUNT": "-1"})
+        AuthConfig.from_env({**keys, "TRUSTED_PROXY_COUNT": "-1"})
 
 
 @pytest.mark.parametrize(
@@ -51,6 +56,7 @@ def test_the_client_is_the_socket_peer_unless_proxies_are_trusted(tmp_path, rsa_
         ({"LOGIN_ADDRESS_LIMIT": "lots"}, "LOGIN_ADDRESS_LIMIT"),
         ({"REGISTER_ADDRESS_LIMIT": "-3"}, "REGISTER_ADDRESS_LIMIT"),
         ({"REFRESH_ADDRESS_LIMIT": "100000"}, "REFRESH_ADDRESS_LIMIT"),
+        ({"CLIENT_AUTH_ADDRESS_LIMIT": "-1"}, "CLIENT_AUTH_ADDRESS_LIMIT"),
     ],
 )
 def test_a_bad_setting_names_the_variable(env, variable):
