@@ -12,6 +12,7 @@ from shared.config import (
     ConfigError,
     env_http_url,
     env_int,
+    env_origins,
     env_redis_url,
     env_str,
     read_file,
@@ -34,6 +35,8 @@ class ResourceConfig:
     jwks_refetch_interval: int
     jwks_cache_ttl: int
     clock_skew: int
+    # Pages that may call the service from a browser (CORS), and, on the auth service, use cookie mode.
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ResourceConfig:
@@ -62,4 +65,5 @@ class ResourceConfig:
             # Known keys are refetched this often, so that a key removed upstream stops verifying.
             jwks_cache_ttl=env_int(environ, "JWKS_CACHE_TTL", 300, minimum=1, maximum=86_400),
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
+            allowed_origins=env_origins(environ),
         )
