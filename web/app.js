@@ -69,9 +69,8 @@ function showPanel(name, focus = true) {
   for (const other of PANELS) $(`${other}-panel`).hidden = other !== name;
   if ((name === "login" || name === "forgot") && location.pathname !== "/") history.replaceState(null, "", "/");
   if (!focus) return;
-  if (name === "login") $("login-email").focus();
-  else if (name === "forgot") $("forgot-email").focus();
-  else $(`${name}-title`).focus();
+  const first = { login: "login-email", forgot: "forgot-email", reset: "reset-password" }[name];
+  $(first ?? `${name}-title`).focus();
 }
 
 function showSignedOut(reason, card = "login") {
@@ -313,6 +312,7 @@ function showResetLinkDead() {
   $("reset-form").hidden = true;
   $("reset-dead").hidden = false;
   $("reset-title").textContent = "This link no longer works";
+  $("reset-title").focus();
 }
 
 $("reset-form").addEventListener("submit", async (event) => {
