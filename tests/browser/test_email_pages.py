@@ -9,6 +9,7 @@ are driven by their labels and roles, every wait is for a condition.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,6 +31,15 @@ DEAD_LINK = "This link was used already, replaced by a newer one, or has expired
 def stack_env() -> dict[str, str]:
     # One mail of a kind an hour per address after a burst of 3: the throttling test meets the 429.
     return {"EMAIL": "on", "REQUIRE_VERIFIED_EMAIL": "on", "MAIL_EMAIL_LIMIT": "1", "MAIL_ADDRESS_LIMIT": "0"}
+
+
+@pytest.fixture
+def other_device(browser: Any) -> Iterator[Any]:
+    """A second browser profile: another device of the same user."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
 
 
 def sink(stack: Stack) -> SmtpSink:
@@ -57,12 +67,10 @@ def fill_login(page: Page, address: str, password: str) -> None:
     page.get_by_role("button", name="Log in", exact=True).click()
 
 
-def test_a_forgotten_password_is_reset_from_the_mail_link_and_every_old_session_ends(browser, context, stack):
+def test_a_forgotten_password_is_reset_from_the_mail_link_and_every_old_session_ends(context, other_device, stack):
     me = verified_account(stack)
-    # The old sessions: this browser on another device, and a script.
-    old_device = browser.new_context(viewport={"width": 1280, "height": 860})
-    old_device.set_default_timeout(15_000)
-    old_page = open_app(old_device, stack)
+    # The old sessions: a browser on another device, and a script.
+    old_page = open_app(other_device, stack)
     logged_in = log_in(old_page, me)
     script = requests.post(f"{stack.auth_url}/login", json={"email": me, "password": PASSWORD}, timeout=10).json()
 
@@ -106,7 +114,6 @@ def test_a_forgotten_password_is_reset_from_the_mail_link_and_every_old_session_
     expect(old_page.get_by_role("status")).to_have_text(
         "Your session ended: the password was changed. Please log in again.")
     expect(old_page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
-    old_device.close()
 
     # The link worked once: followed again, it says so and leads back to "Forgot password?".
     again = context.new_page()
@@ -182,7 +189,7 @@ def test_too_many_reset_requests_say_when_to_try_again(context, stack):
     assert sink(stack).to(nobody) == []
 
 
-def test_a_link_without_its_token_says_it_does_not_work(context: Any, stack):
+def test_a_link_without_its_token_says_it_does_not_work(context, stack):
     for path in ("/reset-password", "/verify-email"):
         page = context.new_page()
         page.goto(f"{stack.web_url}{path}")
