@@ -14,7 +14,7 @@ from shared.http import MAX_BODY_BYTES
 from shared.jwks import JwksKeys, load_pem_public_keys
 from shared.jwt import KeySource
 from shared.observability import init_observability
-from shared.store import connect_redis
+from shared.store import connect_redis, connect_replica_reads
 
 
 def key_source(config: ResourceConfig) -> KeySource:
@@ -37,7 +37,8 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
     init_observability(app)
     init_cors(app, config.allowed_origins, credentials=False)
     client = connect_redis(config.redis_url)
-    app.extensions["resource"] = ResourceServices(redis=client, users=AccountDirectory(client))
+    users = AccountDirectory(client, replicas=connect_replica_reads(config.redis_url))
+    app.extensions["resource"] = ResourceServices(redis=client, users=users)
     register_error_handlers(app)
     auth.init_app(app, issuer=config.issuer, audience=config.audience, keys=key_source(config),
                   leeway=config.clock_skew)
