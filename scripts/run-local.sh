@@ -72,7 +72,6 @@ if [ -e resource_service/__main__.py ]; then
 fi
 
 # The page reaches the services under the host name it was opened with (localhost or 127.0.0.1).
-echo "demo page on http://localhost:$WEB_PORT"
 python web/serve.py &
 pids+=($!)
 
