@@ -14,7 +14,7 @@ from auth_service.context import AuthServices
 from auth_service.cookies import init_cookie_mode
 from auth_service.email_api import init_email
 from auth_service.events import AuthEvents
-from auth_service.keys import load_key_ring
+from auth_service.keys import KeyRing, load_key_ring
 from auth_service.passwords import PasswordHasher
 from auth_service.ratelimit import RateLimiter
 from auth_service.recovery import EmailVerification
@@ -22,11 +22,24 @@ from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer, load_refresh_keys
 from shared import metrics
 from shared.cors import init_cors
+from shared.dpop import DPoP, NonceSchedule, ProofVerifier, RedisReplayStore
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwt import StaticKeys
 from shared.observability import init_observability
-from shared.store import connect_redis
+from shared.store import RedisClient, connect_redis
+
+
+def init_dpop(app: Flask, config: AuthConfig, client: RedisClient, keys: KeyRing) -> None:
+    """DPoP at the token endpoints and the account endpoints: jtis and the clock in Redis, the
+    issuer as the public URL, nonces from DPOP_NONCE_SECRET or else derived from the signing key."""
+    nonces = None
+    if config.dpop.nonces:
+        secret = config.dpop.nonce_secret or keys.derived_secret(b"dpop-nonce")
+        nonces = NonceSchedule(secret, config.dpop.nonce_lifetime, server=config.issuer)
+    verifier = ProofVerifier(RedisReplayStore(client), window=config.dpop.window, nonces=nonces)
+    public_urls = (config.issuer, *config.dpop_public_urls)
+    DPoP(app, verifier, public_urls=public_urls, required=config.dpop.required)
 
 
 def create_app(config: AuthConfig | None = None) -> Flask:
@@ -65,6 +78,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
         email=EmailVerification(client, required=config.email.require_verified) if config.email else None,
     )
     init_email(app, config.email, client, accounts, limits)
+    init_dpop(app, config, client, keys)
     register_error_handlers(app)
     auth.init_app(app, issuer=config.issuer, audience=config.audience, keys=StaticKeys(keys.public_keys),
                   leeway=config.clock_skew)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from auth_service import cookies
-from auth_service.context import flows, no_store, services, token_response
+from auth_service.context import flows, no_store, proof_key, services, token_response
 from auth_service.email_api import on_registered, openapi_document
 from auth_service.openapi import DOCUMENT
 from auth_service.shapes import Credentials, PasswordChange, RefreshToken, Registration
@@ -33,7 +33,9 @@ def login() -> Response:
     in_cookie_mode = cookies.cookie_mode()
     services().limits.limit_address("login", request.remote_addr)
     body = parse_json(Credentials)
-    pair = flows().log_in(body.email, body.password, request.headers.get("User-Agent", ""),
+    # The proof is checked before the password: a bad one costs no login attempt.
+    jkt = proof_key()
+    pair = flows().log_in(body.email, body.password, request.headers.get("User-Agent", ""), jkt,
                           address=request.remote_addr)
     return cookies.token_response(pair) if in_cookie_mode else token_response(pair)
 
@@ -43,8 +45,8 @@ def refresh() -> Response:
     in_cookie_mode = cookies.cookie_mode()
     services().limits.limit_address("refresh", request.remote_addr)
     if in_cookie_mode:  # the token comes from the cookie; a body, if any, is ignored
-        return cookies.token_response(flows().refresh(cookies.required_refresh_token()))
-    return token_response(flows().refresh(parse_json(RefreshToken).refresh_token))
+        return cookies.token_response(flows().refresh(cookies.required_refresh_token(), proof_key()))
+    return token_response(flows().refresh(parse_json(RefreshToken).refresh_token, proof_key()))
 
 
 @bp.post("/logout")
@@ -52,9 +54,9 @@ def logout() -> tuple[str, int] | Response:
     if cookies.cookie_mode():
         token = cookies.presented_refresh_token()
         if token is not None:
-            flows().log_out(token)
+            flows().log_out(token, proof_key())
         return cookies.clear_refresh_cookie(Response(status=204))
-    flows().log_out(parse_json(RefreshToken).refresh_token)
+    flows().log_out(parse_json(RefreshToken).refresh_token, proof_key())
     return "", 204
 
 

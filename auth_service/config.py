@@ -13,12 +13,14 @@ from shared.config import (
     DEFAULT_ISSUER,
     ConfigError,
     env_http_url,
+    env_http_urls,
     env_int,
     env_origins,
     env_redis_url,
     env_str,
     read_file,
 )
+from shared.dpop import DPoPConfig
 
 # `serve` listens on AUTH_HOST (default 127.0.0.1) and AUTH_PORT (default 8001).
 ADDRESS_PREFIX = "AUTH"
@@ -175,6 +177,9 @@ class AuthConfig:
     rate_limits: RateLimitConfig
     # Proxies in front of the service that append to X-Forwarded-For; 0: the socket's peer is the client.
     trusted_proxy_count: int
+    dpop: DPoPConfig
+    # More URLs than JWT_ISSUER under which clients call the service (a second host name): DPoP htu.
+    dpop_public_urls: tuple[str, ...]
     # Texts of the refresh-token key files, the minting key first; the others still recognise tokens.
     refresh_token_keys: tuple[bytes, ...] = field(repr=False)
     max_sessions_per_user: int
@@ -207,6 +212,8 @@ class AuthConfig:
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
             rate_limits=RateLimitConfig.from_env(environ),
             trusted_proxy_count=env_int(environ, "TRUSTED_PROXY_COUNT", 0, maximum=10),
+            dpop=DPoPConfig.from_env(environ),
+            dpop_public_urls=env_http_urls(environ, "AUTH_PUBLIC_URLS"),
             refresh_token_keys=tuple(read_file("REFRESH_TOKEN_KEY_FILE", path) for path in refresh_key_files),
             max_sessions_per_user=env_int(environ, "MAX_SESSIONS_PER_USER", 100, minimum=1, maximum=10_000),
             email=EmailConfig.from_env(environ),

@@ -15,6 +15,7 @@ from auth_service.ratelimit import RateLimiter
 from auth_service.recovery import EmailVerification
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
+from shared.dpop import dpop_extension
 from shared.store import RedisClient
 
 
@@ -45,6 +46,13 @@ def services() -> AuthServices:
 def flows() -> AuthFlows:
     """The app's use cases."""
     return services().flows
+
+
+def proof_key() -> str | None:
+    """The thumbprint of the request's DPoP proof at a token endpoint (RFC 9449 §5), None when it
+    has none; InvalidDPoPProofError or UseDPoPNonceError when it does not pass."""
+    extension = dpop_extension()
+    return extension.token_request_key() if extension is not None else None
 
 
 def no_store(response: Response) -> Response:

@@ -17,6 +17,12 @@ from auth_service.sessions import IssuedRefresh, SessionStore
 from auth_service.tokens import AccessTokenIssuer
 
 BEARER = "Bearer"
+DPOP = "DPoP"  # RFC 9449 §5.1: the token type of an access token bound to a key
+
+
+def token_type(jkt: str | None) -> str:
+    """The token type of an access token bound to the key of thumbprint `jkt`, or to none."""
+    return DPOP if jkt is not None else BEARER
 
 
 @dataclass(frozen=True)
@@ -57,26 +63,31 @@ class AuthFlows:
     limits: RateLimiter
     email: EmailVerification | None = None  # None: EMAIL off, no `email_verified` claim
 
-    def log_in(self, email: str, password: str, user_agent: str = "", *, address: str | None) -> TokenPair:
+    def log_in(
+        self, email: str, password: str, user_agent: str = "", jkt: str | None = None, *, address: str | None
+    ) -> TokenPair:
         """Check a password and open a session: POST /login, and /token with grant_type=password.
-        `address` is the client's: one that logged in to the email before has a throttle of its own."""
+        `address` is the client's: one that logged in to the email before has a throttle of its own.
+        With `jkt` (a DPoP proof's key), the session and its access tokens are bound to that key."""
         # Throttled before the password is checked, so parallel guesses cannot pass together.
         self.limits.start_login(email, address)
         account = self.accounts.authenticate(email, password)
         self.limits.login_succeeded(email, address)
         if self.email is not None:
             self.email.check_login_allowed(account)
-        issued = self.sessions.create(account["id"], account["password_hash"], user_agent)
-        return self._user_pair(issued, account["email"], account.get("role", ""))
+        issued = self.sessions.create(account["id"], account["password_hash"], user_agent, jkt=jkt)
+        return self._user_pair(issued, account["email"], account.get("role", ""), jkt)
 
-    def refresh(self, refresh_token: str) -> TokenPair:
-        """Spend a refresh token for the next pair: POST /refresh, and /token with grant_type=refresh_token."""
-        issued = self.sessions.rotate(refresh_token)
-        return self._user_pair(issued, issued.email, issued.role)
+    def refresh(self, refresh_token: str, jkt: str | None = None) -> TokenPair:
+        """Spend a refresh token for the next pair: POST /refresh, and /token with grant_type=refresh_token.
+        A session bound to a DPoP key needs `jkt` to be that key's (invalid_grant dpop_key_mismatch)."""
+        issued = self.sessions.rotate(refresh_token, jkt)
+        return self._user_pair(issued, issued.email, issued.role, jkt)
 
-    def log_out(self, refresh_token: str) -> None:
-        """End the session a refresh token belongs to; nothing happens for an unknown one."""
-        self.sessions.revoke(refresh_token)
+    def log_out(self, refresh_token: str, jkt: str | None = None) -> None:
+        """End the session a refresh token belongs to; nothing happens for an unknown one. A session
+        bound to a DPoP key ends only with `jkt` that key's: a stolen token alone cannot end it."""
+        self.sessions.revoke(refresh_token, jkt)
 
     def log_out_everywhere(self, user_id: str) -> None:
         """End every session of a user."""
@@ -106,14 +117,15 @@ class AuthFlows:
         return client
 
     def issue_for_client(
-        self, client_id: str, secret: str, requested_scope: str | None, *, address: str | None
+        self, client_id: str, secret: str, requested_scope: str | None, jkt: str | None = None, *,
+        address: str | None,
     ) -> TokenPair:
-        """RFC 6749 §4.4: an access token for the client itself, no refresh token."""
+        """RFC 6749 §4.4: an access token for the client itself, no refresh token; bound with `jkt`."""
         client = self.authenticate_client(client_id, secret, address=address)
         scope = narrow_scope(client.scope, requested_scope)
         return TokenPair(
-            access_token=self.access_tokens.issue_for_client(client_id=client.client_id, scope=scope),
-            token_type=BEARER,
+            access_token=self.access_tokens.issue_for_client(client_id=client.client_id, scope=scope, jkt=jkt),
+            token_type=token_type(jkt),
             expires_in=self.access_tokens.ttl,
             refresh_token=None,
             refresh_expires_in=None,
@@ -122,14 +134,14 @@ class AuthFlows:
             session_id=None,
         )
 
-    def _user_pair(self, issued: IssuedRefresh, email: str, role: str) -> TokenPair:
+    def _user_pair(self, issued: IssuedRefresh, email: str, role: str, jkt: str | None) -> TokenPair:
         scope = scope_for(role)
         return TokenPair(
             access_token=self.access_tokens.issue(
                 subject=issued.user_id, email=email, scope=scope, session_id=issued.session_id,
-                email_verified=self.email.is_verified(issued.user_id) if self.email is not None else None,
+                email_verified=self.email.is_verified(issued.user_id) if self.email is not None else None, jkt=jkt,
             ),
-            token_type=BEARER,
+            token_type=token_type(jkt),
             expires_in=self.access_tokens.ttl,
             refresh_token=issued.refresh_token,
             refresh_expires_in=issued.expires_in,

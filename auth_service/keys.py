@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,13 @@ class KeyRing:
     signing_key: rsa.RSAPrivateKey
     signing_kid: str
     public_keys: dict[str, rsa.RSAPublicKey]
+
+    def derived_secret(self, label: bytes) -> bytes:
+        """A secret for `label` that every replica holding the signing key derives alike."""
+        der = self.signing_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return hmac.new(der, label, hashlib.sha256).digest()
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """RFC 7517 §5 key set of every verifying key, the signing key first."""

@@ -14,8 +14,9 @@ from urllib.parse import unquote_plus
 from flask import Blueprint, Response, jsonify, request
 
 from auth_service.clients import KNOWN_SCOPES
-from auth_service.context import flows, services, token_response
+from auth_service.context import flows, proof_key, services, token_response
 from auth_service.shapes import GrantType
+from shared.dpop import ALGORITHMS
 from shared.errors import (
     InvalidClientError,
     InvalidCredentialsError,
@@ -88,14 +89,17 @@ def client_credentials_grant() -> Response:
     credentials = presented_client()
     if credentials is None:
         raise InvalidClientError("authenticate the client: HTTP Basic, or client_id and client_secret")
-    return token_response(flows().issue_for_client(*credentials, form_param("scope"), address=request.remote_addr))
+    return token_response(
+        flows().issue_for_client(*credentials, form_param("scope"), proof_key(), address=request.remote_addr)
+    )
 
 
 def password_grant() -> Response:
     """RFC 6749 §4.3: /login's logic; a wrong password is invalid_grant here (§5.2)."""
     username, password = required_param("username"), required_param("password")
     try:
-        pair = flows().log_in(username, password, request.headers.get("User-Agent", ""), address=request.remote_addr)
+        pair = flows().log_in(username, password, request.headers.get("User-Agent", ""), proof_key(),
+                              address=request.remote_addr)
     except InvalidCredentialsError as exc:
         raise InvalidGrantError(exc.description) from None
     return token_response(pair)
@@ -120,7 +124,7 @@ def token() -> Response:
         services().limits.limit_address("login", request.remote_addr)
         return password_grant()
     services().limits.limit_address("refresh", request.remote_addr)
-    return token_response(flows().refresh(required_param("refresh_token")))
+    return token_response(flows().refresh(required_param("refresh_token"), proof_key()))
 
 
 def server_metadata(issuer: str) -> dict[str, Any]:
@@ -138,6 +142,7 @@ def server_metadata(issuer: str) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         # No registered member says how access tokens are signed; this name is the one in use.
         "access_token_signing_alg_values_supported": ["RS256"],
+        "dpop_signing_alg_values_supported": list(ALGORITHMS),  # RFC 9449 §5.1
     }
 
 

@@ -18,6 +18,8 @@ from auth_service.shapes import (
 )
 from shared.openapi import (
     BEARER,
+    DPOP_CODES,
+    DPOP_PROOF,
     METRICS,
     RATE_LIMITED,
     RETRY_AFTER,
@@ -67,10 +69,13 @@ PATHS: dict[str, Any] = {
     "/login": {
         "post": {
             "summary": "Log in: a new session and its first token pair.",
+            "description": "With a DPoP proof, the session and its tokens are bound to the proof's key.",
+            "parameters": [DPOP_PROOF],
             "requestBody": json_body(Credentials),
             "responses": {
                 "200": TOKEN_PAIR,
                 **body_errors(),
+                "400": error_answer("The body is malformed, or the DPoP proof is.", "invalid_request", *DPOP_CODES),
                 "401": error_answer(
                     "Wrong email or password; the same answer for an unknown email.", "invalid_credentials"
                 ),
@@ -86,15 +91,18 @@ PATHS: dict[str, Any] = {
             "summary": "Spend a refresh token for a new pair (RFC 6749 §6).",
             "description": "Within REFRESH_REUSE_GRACE seconds of its first use the same token answers with the "
             "same new refresh token; later, its whole session is revoked.",
+            "parameters": [DPOP_PROOF],
             "requestBody": json_body(RefreshToken),
             "responses": {
                 "200": TOKEN_PAIR,
                 **body_errors(),
                 "400": error_answer(
                     "The body is malformed (invalid_request), or the refresh token is unknown, expired, "
-                    "revoked or reused (invalid_grant).",
+                    "revoked or reused, or its session is bound to a DPoP key this request has no proof of "
+                    "(invalid_grant), or the DPoP proof is malformed.",
                     "invalid_request",
                     "invalid_grant",
+                    *DPOP_CODES,
                 ),
                 "429": RATE_LIMITED,
                 "503": ref("Unavailable"),
@@ -104,9 +112,15 @@ PATHS: dict[str, Any] = {
     "/logout": {
         "post": {
             "summary": "Revoke the session of a refresh token (idempotent).",
+            "description": "A session bound to a DPoP key ends only with a proof by that key.",
+            "parameters": [DPOP_PROOF],
             "requestBody": json_body(RefreshToken),
             "responses": {"204": {"description": "The session is revoked, or there was none."},
-                          **body_errors(), "503": ref("Unavailable")},
+                          **body_errors(),
+                          "400": error_answer("The body is malformed, the session is bound to a DPoP key this "
+                                              "request has no proof of, or the proof is malformed.",
+                                              "invalid_request", "invalid_grant", *DPOP_CODES),
+                          "503": ref("Unavailable")},
         }
     },
     "/logout/all": {
@@ -199,6 +213,8 @@ PATHS: dict[str, Any] = {
     "/token": {
         "post": {
             "summary": "The RFC 6749 token endpoint: password, refresh_token and client_credentials grants.",
+            "description": "With a DPoP proof, every grant issues tokens bound to the proof's key (RFC 9449 §5).",
+            "parameters": [DPOP_PROOF],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -212,8 +228,8 @@ PATHS: dict[str, Any] = {
                     "content": json_content({"oneOf": [schema_ref(TokenPairAnswer),
                                                        schema_ref(ClientToken)]}),
                 },
-                "400": error_answer("RFC 6749 §5.2.", "invalid_request", "unsupported_grant_type",
-                                    "invalid_scope", "invalid_grant"),
+                "400": error_answer("RFC 6749 §5.2; RFC 9449 §5 for the DPoP proof.", "invalid_request",
+                                    "unsupported_grant_type", "invalid_scope", "invalid_grant", *DPOP_CODES),
                 "401": error_answer("Unknown or revoked client, or a wrong secret.", "invalid_client",
                                     headers={"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}),
                 "413": ref("TooLarge"),

@@ -39,6 +39,7 @@ REFUSALS = {
     "evicted": "the session was ended by a newer login: an account keeps a bounded number of sessions",
     "upgraded": "the session was opened before a change to how sessions are kept",
     "unknown": "the refresh token is unknown",
+    "dpop_key_mismatch": "the session is bound to a DPoP key: this needs a DPoP proof signed by that key",
 }
 # What a refresh can come to: a new token, the same one again (a parallel refresh within the
 # grace), a new one for a token whose answer was lost, or a refusal for a reason.
@@ -48,6 +49,8 @@ REFRESH_OUTCOMES = (*ANSWERED, *REFUSALS)
 
 def refused(reason: str) -> InvalidGrantError:
     """The invalid_grant error for a refresh refused for `reason` (a key of REFUSALS)."""
+    if reason == "dpop_key_mismatch":  # the session goes on: the rightful client still has the key
+        return InvalidGrantError(REFUSALS[reason], reason=reason)
     return InvalidGrantError(f"{REFUSALS[reason]}: log in again", reason=reason)
 
 
@@ -134,10 +137,11 @@ class SessionStore:
         self._list = client.register_script(load_script("auth_service", "list_sessions.lua"))
 
     def create(self, user_id: str, password_hash: str, user_agent: str = "", *,
-               email: str = "", role: str = "") -> IssuedRefresh:
+               email: str = "", role: str = "", jkt: str | None = None) -> IssuedRefresh:
         """Open a session for a user who just proved who they are with the password of
         `password_hash`; its first refresh token. InvalidCredentialsError when that password
-        changed meanwhile. `email` and `role` only pass through to the IssuedRefresh."""
+        changed meanwhile. `email` and `role` only pass through to the IssuedRefresh. With `jkt`
+        (a DPoP proof's key thumbprint), the session is bound to that key for its life."""
         session_id = new_session_id()
         index = redis_keys.user_sessions_key(user_id)
         evict = ""
@@ -150,7 +154,7 @@ class SessionStore:
             result = reply(self._create(
                 keys=keys,
                 args=[self._offset(), self._idle_ms, self._max_age_ms, session_id, user_agent[:MAX_USER_AGENT],
-                      TOMBSTONE_MS, password_hash, self._max_sessions, evict],
+                      TOMBSTONE_MS, password_hash, self._max_sessions, evict, jkt or ""],
             ))
             if result["outcome"] != "retry":
                 break
@@ -162,13 +166,14 @@ class SessionStore:
         token = self._keys.mint(user_id, session_id, 0, 0)
         return IssuedRefresh(token, session_id, user_id, int(result["expires_in"]), email, role)
 
-    def rotate(self, refresh_token: object) -> IssuedRefresh:
+    def rotate(self, refresh_token: object, jkt: str | None = None) -> IssuedRefresh:
         """Spend a refresh token for its successor (RFC 6749 §6); InvalidGrantError when refused.
 
         The live token rotates. Its parent, within the reuse grace of the latest answer, gets
         the same successor; after it, when that successor was never used (its answer was lost),
         a new one, and the superseded one may never be used. Any other token the session issued
-        revokes the whole session.
+        revokes the whole session. A session bound to a DPoP key needs `jkt`, the thumbprint of
+        the request's proof, to be that key's (RFC 9449 §5), before anything is spent or revoked.
         """
         parts = self._keys.verify(refresh_token)
         if parts is None:
@@ -185,7 +190,7 @@ class SessionStore:
                 redis_keys.user_key(parts.user_id),
             ],
             args=[self._offset(), position[0], position[1], self._idle_ms, self._grace_ms, parts.session_id,
-                  position[2]],
+                  position[2], jkt or ""],
         ))
         outcome = result["outcome"]
         reason = result.get("reason", outcome)
@@ -200,25 +205,29 @@ class SessionStore:
         return IssuedRefresh(token, parts.session_id, parts.user_id, int(result["expires_in"]),
                              result["email"], result["role"])
 
-    def revoke(self, refresh_token: object) -> bool:
-        """Revoke the session a refresh token it issued (live or spent) belongs to; False when none."""
+    def revoke(self, refresh_token: object, jkt: str | None = None) -> bool:
+        """Revoke the session a refresh token it issued (live or spent) belongs to; False when none.
+        A session bound to a DPoP key needs `jkt` to be that key's, else InvalidGrantError."""
         parts = self._keys.verify(refresh_token)
         if parts is None:
             return False
         if parts.generation is None or parts.branch is None:
             return self._revoke_session(parts.user_id, parts.session_id,
-                                        ["legacy", "", hash_refresh_token(str(refresh_token))])
-        return self._revoke_session(parts.user_id, parts.session_id, [parts.generation, parts.branch, ""])
+                                        ["legacy", "", hash_refresh_token(str(refresh_token)), jkt or ""])
+        return self._revoke_session(parts.user_id, parts.session_id,
+                                    [parts.generation, parts.branch, "", jkt or ""])
 
     def revoke_by_id(self, user_id: str, session_id: str) -> bool:
         """Revoke one session of `user_id`; False when it has no such session."""
-        return self._revoke_session(user_id, session_id, ["", "", ""])
+        return self._revoke_session(user_id, session_id, ["", "", "", ""])
 
     def _revoke_session(self, user_id: str, session_id: str, token: list[str | int]) -> bool:
         revoked = self._revoke(
             keys=[redis_keys.session_key(user_id, session_id), redis_keys.user_sessions_key(user_id)],
             args=[session_id, *token],
         )
+        if revoked == -1:
+            raise refused("dpop_key_mismatch")
         return bool(revoked)
 
     def revoke_all(self, user_id: str, *, keep: str = "") -> int:

@@ -80,7 +80,7 @@ class TokenPairAnswer(Shape):
     """RFC 6749 §5.1 token answer."""
 
     access_token: str = Field(description="RS256 JWS, header typ at+jwt (RFC 9068).")
-    token_type: Literal["Bearer"]
+    token_type: Literal["Bearer", "DPoP"] = Field(description="DPoP for a token bound to a key (RFC 9449 §5.1).")
     expires_in: int = Field(ge=0)
     refresh_token: str = Field(description="Works once; a refresh spends it.")
     refresh_expires_in: int = Field(ge=0)
@@ -91,7 +91,7 @@ class ClientToken(Shape):
     """RFC 6749 §4.4.3: an access token, no refresh token."""
 
     access_token: str
-    token_type: Literal["Bearer"]
+    token_type: Literal["Bearer", "DPoP"] = Field(description="DPoP for a token bound to a key (RFC 9449 §5.1).")
     expires_in: int = Field(ge=0)
     scope: str
 

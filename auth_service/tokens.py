@@ -162,23 +162,25 @@ class AccessTokenIssuer:
         self._now = now
 
     def issue(
-        self, *, subject: str, email: str, scope: str, session_id: str, email_verified: bool | None = None
+        self, *, subject: str, email: str, scope: str, session_id: str, email_verified: bool | None = None,
+        jkt: str | None = None,
     ) -> str:
         """A signed access token with the contract's claims (RFC 9068 §2.2); `email_verified` when
-        email is on (None: the claim is left out)."""
+        email is on (None: the claim is left out); bound to the DPoP key of thumbprint `jkt` when
+        given (RFC 9449 §6.1)."""
         extra: dict[str, object] = {"sid": session_id, "email": email}
         if email_verified is not None:
             extra["email_verified"] = email_verified
-        return self._sign(subject, scope, extra)
+        return self._sign(subject, scope, extra, jkt)
 
-    def issue_for_client(self, *, client_id: str, scope: str) -> str:
+    def issue_for_client(self, *, client_id: str, scope: str, jkt: str | None = None) -> str:
         """An access token for a service client itself (client credentials): no user, no session."""
         # RFC 9068 §2.2: with no resource owner, `sub` names the client; `client_id` says so too.
-        return self._sign(client_id, scope, {"client_id": client_id})
+        return self._sign(client_id, scope, {"client_id": client_id}, jkt)
 
-    def _sign(self, subject: str, scope: str, extra: dict[str, object]) -> str:
+    def _sign(self, subject: str, scope: str, extra: dict[str, object], jkt: str | None) -> str:
         now = int(self._now())
-        claims = {
+        claims: dict[str, object] = {
             "iss": self.issuer,
             "sub": subject,
             "aud": self._audience,
@@ -188,5 +190,7 @@ class AccessTokenIssuer:
             "scope": scope,
             **extra,
         }
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
         headers = {"typ": "at+jwt", "kid": self._keys.signing_kid}
         return jwt.encode(claims, self._keys.signing_key, algorithm="RS256", headers=headers)

@@ -9,6 +9,7 @@ from resource_service.config import ResourceConfig
 from shared.cors import init_cors
 from shared.directory import AccountDirectory
 from shared.discovery import discover_jwks_uri
+from shared.dpop import DPoP, MemoryReplayStore, NonceSchedule, ProofVerifier
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwks import JwksKeys, load_pem_public_keys
@@ -28,6 +29,15 @@ def key_source(config: ResourceConfig) -> KeySource:
     )
 
 
+def init_dpop(app: Flask, config: ResourceConfig) -> None:
+    """DPoP on every protected endpoint: each worker remembers jtis in its own memory."""
+    nonces = None
+    if config.dpop.nonces and config.dpop.nonce_secret is not None:
+        nonces = NonceSchedule(config.dpop.nonce_secret, config.dpop.nonce_lifetime, server=config.public_urls[0])
+    verifier = ProofVerifier(MemoryReplayStore(), window=config.dpop.window, nonces=nonces)
+    DPoP(app, verifier, public_urls=config.public_urls, required=config.dpop.required)
+
+
 def create_app(config: ResourceConfig | None = None) -> Flask:
     """Build the resource service from `config` (default: the environment)."""
     config = config or ResourceConfig.from_env()
@@ -39,6 +49,7 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
     client = connect_redis(config.redis_url)
     users = AccountDirectory(client, replicas=connect_replica_reads(config.redis_url))
     app.extensions["resource"] = ResourceServices(redis=client, users=users)
+    init_dpop(app, config)
     register_error_handlers(app)
     auth.init_app(app, issuer=config.issuer, audience=config.audience, keys=key_source(config),
                   leeway=config.clock_skew)

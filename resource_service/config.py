@@ -11,12 +11,24 @@ from shared.config import (
     DEFAULT_ISSUER,
     ConfigError,
     env_http_url,
+    env_http_urls,
     env_int,
     env_origins,
+    env_port,
     env_redis_url,
     env_str,
     read_file,
 )
+from shared.dpop import DPoPConfig
+
+
+def default_public_url(environ: Mapping[str, str]) -> str:
+    """Where `serve` listens: right for a local run; behind a proxy, set RESOURCE_PUBLIC_URL."""
+    host = env_str(environ, "RESOURCE_HOST", "127.0.0.1")
+    if host in ("0.0.0.0", "::"):  # noqa: S104 (listening everywhere; clients call one address of it)
+        host = "127.0.0.1"
+    port = env_port(environ, "RESOURCE_PORT", 8002)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 # `serve` listens on RESOURCE_HOST (default 127.0.0.1) and RESOURCE_PORT (default 8002).
 ADDRESS_PREFIX = "RESOURCE"
@@ -35,6 +47,10 @@ class ResourceConfig:
     jwks_refetch_interval: int
     jwks_cache_ttl: int
     clock_skew: int
+    # The URLs clients call this service at, the canonical one first: what DPoP proofs' htu must
+    # name (never the Host header).
+    public_urls: tuple[str, ...]
+    dpop: DPoPConfig
     # Pages that may call the service from a browser (CORS), and, on the auth service, use cookie mode.
     allowed_origins: tuple[str, ...] = ()
 
@@ -52,6 +68,9 @@ class ResourceConfig:
                 "JWT_ISSUER is required to find the keys in its metadata when neither "
                 "JWT_PUBLIC_KEY_FILE nor JWKS_URL is set"
             )
+        dpop = DPoPConfig.from_env(environ)
+        if dpop.nonces and dpop.nonce_secret is None:
+            raise ConfigError("DPOP_NONCE_SECRET is required with DPOP_NONCE=on: every replica derives nonces from it")
         return cls(
             redis_url=env_redis_url(environ),
             issuer=env_str(environ, "JWT_ISSUER", DEFAULT_ISSUER),
@@ -65,5 +84,7 @@ class ResourceConfig:
             # Known keys are refetched this often, so that a key removed upstream stops verifying.
             jwks_cache_ttl=env_int(environ, "JWKS_CACHE_TTL", 300, minimum=1, maximum=86_400),
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
+            public_urls=env_http_urls(environ, "RESOURCE_PUBLIC_URL") or (default_public_url(environ),),
+            dpop=dpop,
             allowed_origins=env_origins(environ),
         )

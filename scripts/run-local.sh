@@ -15,6 +15,9 @@ export WEB_PORT="${WEB_PORT:-8000}"
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$WEB_PORT,http://127.0.0.1:$WEB_PORT}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 export JWT_ISSUER="${JWT_ISSUER:-http://127.0.0.1:$AUTH_PORT}"
+# The page reaches the services under localhost or 127.0.0.1: DPoP proofs may name either.
+export AUTH_PUBLIC_URLS="${AUTH_PUBLIC_URLS:-http://localhost:$AUTH_PORT}"
+export RESOURCE_PUBLIC_URL="${RESOURCE_PUBLIC_URL:-http://127.0.0.1:$RESOURCE_PORT,http://localhost:$RESOURCE_PORT}"
 export JWT_PRIVATE_KEY_FILE="${JWT_PRIVATE_KEY_FILE:-$PWD/var/jwt-key.pem}"
 export REFRESH_TOKEN_KEY_FILE="${REFRESH_TOKEN_KEY_FILE:-$PWD/var/refresh-token.key}"
 mkdir -p var/redis

@@ -74,6 +74,11 @@ def read_file(name: str, path: str) -> bytes:
         raise ConfigError(f"{name}: cannot read {path!r}: {exc.strerror}") from None
 
 
+def env_http_urls(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """An optional comma-separated list of http:// or https:// URLs, empty when unset."""
+    return tuple(url for item in environ.get(name, "").split(",") if (url := env_http_url({name: item}, name)))
+
+
 def env_http_url(environ: Mapping[str, str], name: str) -> str | None:
     """An optional http:// or https:// URL setting, None when unset."""
     url = environ.get(name, "").strip()

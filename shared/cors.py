@@ -12,8 +12,8 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 # What a browser page may send and read beyond the CORS-safelisted names.
-ALLOWED_HEADERS = "Authorization, Content-Type, Session-Mode, X-Request-ID"
-EXPOSED_HEADERS = "WWW-Authenticate, Retry-After, X-Request-ID"
+ALLOWED_HEADERS = "Authorization, Content-Type, DPoP, Session-Mode, X-Request-ID"
+EXPOSED_HEADERS = "WWW-Authenticate, Retry-After, DPoP-Nonce, X-Request-ID"
 PREFLIGHT_MAX_AGE = 600  # seconds a browser may reuse a preflight
 
 

@@ -146,6 +146,51 @@ class InsufficientScopeError(OAuthError):
         return {"WWW-Authenticate": challenge}
 
 
+
+class InvalidDPoPProofError(OAuthError):
+    """RFC 9449 §5: the DPoP proof sent to the token endpoint failed a check."""
+
+    error = "invalid_dpop_proof"
+    status_code = 400
+    description = "the DPoP proof is invalid"
+
+
+class UseDPoPNonceError(OAuthError):
+    """RFC 9449 §8: the proof must carry the server's nonce, which the DPoP-Nonce header gives."""
+
+    error = "use_dpop_nonce"
+    status_code = 400
+    description = "the DPoP proof must carry the server's nonce"
+
+    def __init__(self, nonce: str, description: str | None = None) -> None:
+        super().__init__(description)
+        self.nonce = nonce
+
+    def headers(self) -> dict[str, str]:
+        return {"DPoP-Nonce": self.nonce}
+
+
+class DPoPChallengeError(OAuthError):
+    """RFC 9449 §7.1: a resource refuses a request over DPoP: 401 with a `DPoP` challenge
+    naming the error and the proof algorithms it accepts (and a nonce to use, if that was it)."""
+
+    status_code = 401
+
+    def __init__(self, error: str, description: str, *, algs: str, nonce: str | None = None) -> None:
+        super().__init__(description)
+        self.error = error
+        self.algs = algs
+        self.nonce = nonce
+
+    def headers(self) -> dict[str, str]:
+        challenge = (
+            f"DPoP error={_quote(self.error)}, error_description={_quote(self.description)}, algs={_quote(self.algs)}"
+        )
+        headers = {"WWW-Authenticate": challenge}
+        if self.nonce is not None:
+            headers["DPoP-Nonce"] = self.nonce
+        return headers
+
 # Codes for the HTTP errors Flask raises itself (routing, body size, content type).
 _HTTP_ERROR_CODES = {
     400: "invalid_request",

@@ -21,9 +21,21 @@ JSON = "application/json"
 # Header objects (OpenAPI 3.1 §4.8.21) for the challenges and hints error answers carry.
 WWW_AUTHENTICATE = {
     "required": True,
-    "description": 'RFC 6750 §3 challenge, e.g. `Bearer error="invalid_token", error_description="..."`.',
-    "schema": {"type": "string", "pattern": "^Bearer "},
+    "description": 'RFC 6750 §3 challenge, e.g. `Bearer error="invalid_token", error_description="..."`; for a '
+    'DPoP-bound token or a DPoP request, RFC 9449 §7.1\'s `DPoP error="...", error_description="...", algs="..."`.',
+    "schema": {"type": "string", "pattern": "^(Bearer|DPoP) "},
 }
+# RFC 9449 §4.1: the proof a request may carry; the header every DPoP answer may bring back (§8.2).
+DPOP_PROOF = {
+    "name": "DPoP",
+    "in": "header",
+    "required": False,
+    "description": "A DPoP proof (RFC 9449 §4): a JWS, typ dpop+jwt, signed by the client's key over this "
+    "request's method and URL. With it, the token endpoints issue tokens bound to the key; a bound access "
+    "token must come with one (Authorization: DPoP). Malformed or failing: invalid_dpop_proof.",
+    "schema": {"type": "string"},
+}
+DPOP_CODES = ("invalid_dpop_proof", "use_dpop_nonce")
 RETRY_AFTER = {
     "required": True,
     "description": "Seconds to wait before trying again.",
@@ -57,8 +69,10 @@ COMMON_RESPONSES: dict[str, Any] = {
         "invalid_request",
     ),
     "InvalidToken": error_answer(
-        "No, malformed, badly signed or expired access token.",
+        "No, malformed, badly signed or expired access token; a DPoP-bound one without its key's valid "
+        "proof (invalid_dpop_proof), or without the server's nonce (use_dpop_nonce, with DPoP-Nonce).",
         "invalid_token",
+        *DPOP_CODES,
         headers={"WWW-Authenticate": WWW_AUTHENTICATE},
     ),
     "InsufficientScope": error_answer(
@@ -82,7 +96,7 @@ UNREADABLE = (
     " over 100 headers, malformed HTTP) gets 400, 414 or 431 with the same JSON error shape."
 )
 
-BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"dpopAuth": []}]
 
 
 def ref(name: str) -> dict[str, str]:
@@ -132,7 +146,12 @@ RATE_LIMITED = error_answer("Too many requests; wait Retry-After seconds.", "rat
 
 
 def document(title: str, description: str, paths: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
-    """A whole OpenAPI 3.1 document of `paths`, with the shared components added."""
+    """A whole OpenAPI 3.1 document of `paths`, with the shared components added. Every operation
+    that takes an access token takes a DPoP proof too."""
+    for item in paths.values():
+        for operation in item.values():
+            if "security" in operation and DPOP_PROOF not in operation.get("parameters", []):
+                operation["parameters"] = [*operation.get("parameters", []), DPOP_PROOF]
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": title, "version": "1", "description": description + UNREADABLE},
@@ -147,7 +166,13 @@ def document(title: str, description: str, paths: dict[str, Any], schemas: dict[
                     "bearerFormat": "JWT",
                     "description": "An RS256 access token (RFC 9068) from the auth service, as "
                     "`Authorization: Bearer <token>` (RFC 6750 §2.1).",
-                }
+                },
+                "dpopAuth": {
+                    "type": "http",
+                    "scheme": "DPoP",
+                    "description": "A DPoP-bound access token (`cnf.jkt`), as `Authorization: DPoP <token>` with "
+                    "a `DPoP` proof by its key carrying `ath` (RFC 9449 §7).",
+                },
             },
         },
     }

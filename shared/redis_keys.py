@@ -57,6 +57,10 @@ def address_limit_key(action: str, address: str) -> str:
     return f"limit:{{addr:{action}:{address}}}"
 
 
+def dpop_jti_key(digest: str) -> str:
+    """String: a DPoP proof seen by the auth service (SHA-256 hex of its key's thumbprint and its
+    jti), kept while its iat is acceptable; its own slot."""
+    return f"dpop:jti:{digest}"
 def reset_token_key(user_id: str) -> str:
     """String, expiring: SHA-256 of the account's one live password-reset token."""
     return f"user:{{{user_id}}}:reset"

@@ -22,7 +22,8 @@ from typing import Any, TypeVar, cast
 from flask import Flask, current_app, g, request
 
 from shared.discovery import discover_jwks_uri
-from shared.errors import InsufficientScopeError, InvalidTokenError, oauth_error_response
+from shared.dpop import authorization_token, bound_key, dpop_extension, token_refusal
+from shared.errors import DPoPChallengeError, InsufficientScopeError, InvalidTokenError, oauth_error_response
 from shared.jwks import JwksKeys
 from shared.jwt import KeySource, TokenVerifier
 
@@ -40,6 +41,25 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token or " " in token:
         raise InvalidTokenError("the Authorization header is not 'Bearer <token>'")
     return token
+
+
+def verify_request_token(verifier: TokenVerifier) -> dict[str, Any]:
+    """The claims of the request's access token, sent as Bearer or, bound to a key, as DPoP with a
+    proof (RFC 9449 §7): the app's shared.dpop.DPoP extension checks that the way fits the token.
+    An app without one takes no DPoP, and refuses bound tokens rather than take them as Bearer."""
+    scheme, token = authorization_token(request.headers.get("Authorization"))
+    try:
+        claims = verifier.verify(token)
+    except InvalidTokenError as exc:
+        if scheme == "dpop":  # answered with the scheme it came with (RFC 9449 §7.1)
+            raise token_refusal(exc.description) from None
+        raise
+    extension = dpop_extension()
+    if extension is not None:
+        extension.check_token_use(scheme, token, claims)
+    elif scheme == "dpop" or bound_key(claims) is not None:
+        raise token_refusal("this service does not take DPoP-bound tokens")
+    return claims
 
 
 def is_user_token(claims: dict[str, Any]) -> bool:
@@ -77,7 +97,7 @@ class TokenAuth:
         if keys is None:
             keys = JwksKeys(discover_jwks_uri(issuer))
         app.extensions[EXTENSION] = TokenVerifier(keys, issuer=issuer, audience=audience, leeway=leeway)
-        for error in (InvalidTokenError, InsufficientScopeError):
+        for error in (InvalidTokenError, InsufficientScopeError, DPoPChallengeError):
             app.register_error_handler(error, oauth_error_response)
 
     def require(self, *scopes: str) -> Callable[[F], F]:
@@ -93,7 +113,7 @@ class TokenAuth:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 verifier: TokenVerifier = current_app.extensions[EXTENSION]
-                claims = verifier.verify(bearer_token(request.headers.get("Authorization")))
+                claims = verify_request_token(verifier)
                 g.token_claims = claims  # the access log names the caller, refused or not
                 if user and not is_user_token(claims):
                     raise InsufficientScopeError(description="this needs a user's access token, not a client's")

@@ -11,6 +11,7 @@
 -- ARGV[7] the password hash the login was checked against: a password changed since (its
 --         change ended every session) must not leave this login a session of the old one
 -- ARGV[8] the most live sessions a user may have   ARGV[9] the session id of KEYS[4], or ''
+-- ARGV[10] the RFC 7638 thumbprint of the DPoP key the session is bound to, '' for none
 -- Returns a flat key/value list:
 --   outcome created, expires_in <seconds until the idle deadline>
 --   outcome password_changed: the account is gone or its hash is no longer ARGV[7]
@@ -40,6 +41,9 @@ local idle = math.min(now + tonumber(ARGV[2]), absolute)
 redis.call('HSET', KEYS[1], 'gen', 0, 'branch', 0, 'parent_branch', -1, 'answered_at', 0,
   'created_at', now, 'last_used_at', now, 'idle_deadline', idle, 'abs_deadline', absolute,
   'user_agent', ARGV[5])
+if ARGV[10] ~= '' then
+  redis.call('HSET', KEYS[1], 'jkt', ARGV[10])
+end
 redis.call('PEXPIREAT', KEYS[1], absolute + tonumber(ARGV[6]))
 redis.call('ZADD', KEYS[2], idle, ARGV[4])
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')

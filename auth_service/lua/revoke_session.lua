@@ -5,10 +5,12 @@
 --         '' when the caller proved ownership otherwise (an access token of the session's
 --         user), or 'legacy' for a token made before HMAC tokens
 -- ARGV[3] that token's branch   ARGV[4] SHA-256 hex of a legacy token, or ''
+-- ARGV[5] with a refresh token: the thumbprint of the request's DPoP proof key, '' without one
 -- Returns 1 when a session was ended, 0 when there was none to end (or the token is not one
--- the session issued).
+-- the session issued), -1 when the session is bound to a DPoP key (its 'jkt') and ARGV[5] is
+-- not it: a refresh token alone, without the key, cannot end a bound session.
 local s = redis.call('HMGET', KEYS[1], 'gen', 'branch', 'parent_branch', 'ended', 'current', 'previous',
-  'idle_deadline')
+  'idle_deadline', 'jkt')
 if not s[7] or s[4] then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return 0
@@ -26,6 +28,9 @@ elseif ARGV[2] ~= '' then
   if g > gen or (g == gen and b > branch) or (g == gen - 1 and b > parent) then
     return 0
   end
+end
+if ARGV[2] ~= '' and s[8] and s[8] ~= ARGV[5] then
+  return -1
 end
 redis.call('HDEL', KEYS[1], 'gen', 'branch', 'parent_branch', 'answered_at', 'current', 'previous', 'nonce')
 redis.call('HSET', KEYS[1], 'ended', 'revoked')

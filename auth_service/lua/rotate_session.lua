@@ -9,6 +9,7 @@
 -- ARGV[3] the presented token's branch   ARGV[4] idle lifetime (ms)
 -- ARGV[5] reuse grace (ms, 0 = none)   ARGV[6] the session id
 -- ARGV[7] SHA-256 hex of a legacy token, or ''
+-- ARGV[8] the RFC 7638 thumbprint of the request's DPoP proof key, '' without a proof
 -- Returns a flat key/value list:
 --   outcome rotated|grace|reissued, generation <n>, branch <n>, expires_in <s>, email, role:
 --       the caller mints the token (generation, branch) and answers it. rotated: the live token
@@ -18,13 +19,19 @@
 --       'expired_absolute', 'revoked', 'password_changed', 'evicted', 'upgraded'); ended_now 1
 --       when this very call ended it
 --   outcome unknown: no such session, or a token it never issued
+--   outcome dpop_key_mismatch: the session is bound to a DPoP key (its 'jkt') and ARGV[8] is
+--       not it; nothing is spent, rotated or revoked, so a thief without the key can neither
+--       refresh nor end the session (a spent token does not count as reuse either)
 local s = redis.call('HMGET', KEYS[1], 'gen', 'branch', 'parent_branch', 'answered_at',
-  'idle_deadline', 'abs_deadline', 'ended', 'current', 'previous')
+  'idle_deadline', 'abs_deadline', 'ended', 'current', 'previous', 'jkt')
 if s[7] then
   return {'outcome', 'ended', 'reason', s[7], 'ended_now', 0}
 end
 if not s[5] then
   return {'outcome', 'unknown'}
+end
+if s[10] and s[10] ~= ARGV[8] then
+  return {'outcome', 'dpop_key_mismatch'}
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])

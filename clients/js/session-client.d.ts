@@ -50,6 +50,9 @@ export interface SessionClientOptions {
   authUrl: string;
   /** The name the tabs' lock and channel share (default "session-client"). */
   channel?: string;
+  /** Bind the session to a non-extractable ECDSA P-256 key kept in IndexedDB (DPoP, RFC 9449);
+   * default: on where the browser has WebCrypto and IndexedDB. */
+  dpop?: boolean;
 }
 
 export interface SessionClient {

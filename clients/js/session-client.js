@@ -8,6 +8,10 @@
  * Several tabs share one session: refreshes are single-flight across them (Web Locks), and one
  * BroadcastChannel carries each new access token to the other tabs and each logout to all of them.
  *
+ * Where the browser has WebCrypto, the session is bound to a key (DPoP, RFC 9449): a non-extractable
+ * ECDSA P-256 key kept in IndexedDB signs a proof for every request, so the cookie and the key
+ * together are the session, and a copied access token or cookie is useless without the key.
+ *
  *     import { createSessionClient } from "http://localhost:8001/js/session-client.js";
  *     const auth = createSessionClient({ authUrl: "http://localhost:8001" });
  *     await auth.login("ada@example.com", "correct horse battery");
@@ -110,16 +114,156 @@ async function saysExpired(response) {
   }
 }
 
+// --- DPoP (RFC 9449): a key that never leaves the browser --------------------------------------------
+//
+// The key pair is made by WebCrypto with `extractable: false` and kept in IndexedDB, which stores
+// the CryptoKey itself: no script (an injected one included) can read the private key out, and a
+// copy of the profile's storage holds no usable key material. What an injected script can still
+// do is ask the browser to sign while the page is open; that is DPoP's limit (README).
+
+const DPOP_DB = "session-client-dpop";
+const DPOP_STORE = "keys";
+
+/** Whether this browser can do DPoP here (WebCrypto needs a secure context: https or localhost). */
+function canDoDpop() {
+  return typeof crypto !== "undefined" && !!crypto.subtle && typeof indexedDB !== "undefined";
+}
+
+function b64url(bytes) {
+  let text = "";
+  for (const byte of new Uint8Array(bytes)) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+const utf8 = (text) => new TextEncoder().encode(text);
+
+/** One IndexedDB request in its own transaction, as a promise of its result. */
+function keyStore(mode, run) {
+  return new Promise((resolve, reject) => {
+    const opening = indexedDB.open(DPOP_DB, 1);
+    opening.onupgradeneeded = () => opening.result.createObjectStore(DPOP_STORE);
+    opening.onerror = () => reject(opening.error);
+    opening.onsuccess = () => {
+      const db = opening.result;
+      const tx = db.transaction(DPOP_STORE, mode);
+      const request = run(tx.objectStore(DPOP_STORE));
+      tx.oncomplete = () => {
+        db.close();
+        resolve(request.result);
+      };
+      tx.onerror = tx.onabort = () => {
+        db.close();
+        reject(tx.error);
+      };
+    };
+  });
+}
+
+/** The key pair stored under `name`, or a new non-extractable ECDSA P-256 pair stored there. */
+async function loadOrCreateKeyPair(name) {
+  const stored = await keyStore("readonly", (store) => store.get(name));
+  if (stored) return stored;
+  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+  try {
+    await keyStore("readwrite", (store) => store.add(pair, name)); // add: a tab that stored one first wins
+  } catch {
+    // another tab stored its pair between our read and our add: use that one
+  }
+  return keyStore("readonly", (store) => store.get(name));
+}
+
+/** Whether an answer asks for a proof with the server's nonce (400 at the auth service, 401 at a resource). */
+async function asksForNonce(response) {
+  if (!response.headers.get("DPoP-Nonce")) return false;
+  if (response.status === 401) {
+    return /^\s*DPoP\s[^]*error="use_dpop_nonce"/i.test(response.headers.get("WWW-Authenticate") || "");
+  }
+  if (response.status !== 400) return false;
+  try {
+    return (await response.clone().json()).error === "use_dpop_nonce";
+  } catch {
+    return false;
+  }
+}
+
+/** Whether an access token is bound to a DPoP key (`cnf.jkt`, RFC 9449 §6.1). */
+function isBound(token) {
+  try {
+    const claims = claimsOf(token);
+    return typeof (claims.cnf && claims.cnf.jkt) === "string";
+  } catch {
+    return false;
+  }
+}
+
+/** The DPoP signer of one client: its key pair (loaded once), and the last nonce of each server. */
+function createDpop(keyName) {
+  let ready = null;
+  let publicJwk = null;
+  const nonces = new Map();
+
+  function keyPair() {
+    if (!ready) {
+      ready = loadOrCreateKeyPair(keyName).then(async (pair) => {
+        const { crv, kty, x, y } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+        publicJwk = { crv, kty, x, y };
+        return pair;
+      });
+      ready.catch(() => {
+        ready = null; // try again on the next request
+      });
+    }
+    return ready;
+  }
+
+  /** A fresh proof for `method url`; with `accessToken`, its hash as `ath` (RFC 9449 §4.2). */
+  async function proof(method, url, accessToken) {
+    const pair = await keyPair();
+    const target = new URL(url, location.href);
+    const claims = { jti: crypto.randomUUID(), htm: method, htu: target.origin + target.pathname,
+                     iat: Math.floor(Date.now() / 1000) };
+    if (accessToken) claims.ath = b64url(await crypto.subtle.digest("SHA-256", utf8(accessToken)));
+    const nonce = nonces.get(target.origin);
+    if (nonce) claims.nonce = nonce;
+    const header = { typ: "dpop+jwt", alg: "ES256", jwk: publicJwk };
+    const input = `${b64url(utf8(JSON.stringify(header)))}.${b64url(utf8(JSON.stringify(claims)))}`;
+    // WebCrypto's ECDSA signature is r || s, 64 bytes: exactly what JWS wants (RFC 7518 §3.4).
+    const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, utf8(input));
+    return `${input}.${b64url(signature)}`;
+  }
+
+  /** fetch with a proof; when the server asks for its nonce, once more with it. */
+  async function send(url, init, accessToken) {
+    const method = (init.method || "GET").toUpperCase();
+    const origin = new URL(url, location.href).origin;
+    for (let attempt = 0; ; attempt += 1) {
+      const headers = new Headers(init.headers);
+      headers.set("DPoP", await proof(method, url, accessToken));
+      const response = await fetch(url, { ...init, headers });
+      const nonce = response.headers.get("DPoP-Nonce");
+      if (nonce) nonces.set(origin, nonce); // RFC 9449 §8.2: a fresh one may come with any answer
+      if (attempt === 0 && (await asksForNonce(response))) continue;
+      return response;
+    }
+  }
+
+  return { send, keyPair };
+}
+
 /**
  * A client of one auth service.
  *
  * @param {object} options
  * @param {string} options.authUrl the auth service's URL, e.g. `https://auth.example.com`
  * @param {string} [options.channel] the name of the lock and channel the tabs share
+ * @param {boolean} [options.dpop] bind the session to a non-extractable key (RFC 9449); on by
+ *   default where the browser has WebCrypto and IndexedDB (https pages, or localhost)
  * @returns {SessionClient}
  */
-export function createSessionClient({ authUrl, channel = "session-client" }) {
+export function createSessionClient({ authUrl, channel = "session-client", dpop = canDoDpop() }) {
   const base = authUrl.replace(/\/+$/, "");
+  // One key per auth service and channel, shared by the tabs through IndexedDB.
+  const signer = dpop ? createDpop(`${channel}:${base}`) : null;
   const lockName = `${channel}:refresh:${base}`;
   /** @type {string | null} the access token: in this closure only */
   let accessToken = null;
@@ -161,7 +305,8 @@ export function createSessionClient({ authUrl, channel = "session-client" }) {
   }
 
   function post(path, init) {
-    return fetch(`${base}${path}`, { method: "POST", credentials: "include", cache: "no-store", ...init });
+    const request = { method: "POST", credentials: "include", cache: "no-store", ...init };
+    return signer ? signer.send(`${base}${path}`, request) : fetch(`${base}${path}`, request);
   }
 
   /** A JSON POST that needs no session (the email flows): no cookie, no token; an AuthError unless 2xx. */
@@ -271,6 +416,13 @@ export function createSessionClient({ authUrl, channel = "session-client" }) {
     async fetch(input, init = {}) {
       const send = (token) => {
         const headers = new Headers(init.headers);
+        if (signer && isBound(token)) {
+          // A bound token goes as DPoP, with a proof over this request and the token's hash.
+          headers.set("Authorization", `DPoP ${token}`);
+          const url = input instanceof Request ? input.url : String(input);
+          const method = init.method || (input instanceof Request ? input.method : "GET");
+          return signer.send(url, { ...init, method, headers }, token);
+        }
         headers.set("Authorization", `Bearer ${token}`);
         return fetch(input, { ...init, headers });
       };

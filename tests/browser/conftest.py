@@ -124,6 +124,9 @@ def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory, r
         "ACCESS_TOKEN_TTL": str(ACCESS_TOKEN_TTL),
         "REFRESH_REUSE_GRACE": str(REUSE_GRACE),
         "JWT_CLOCK_SKEW": "0",  # an expired token is refused at once
+        # The page calls the services as localhost: DPoP proofs name them so.
+        "AUTH_PUBLIC_URLS": f"http://localhost:{env['AUTH_PORT']}",
+        "RESOURCE_PUBLIC_URL": f"http://localhost:{env['RESOURCE_PORT']}",
         **stack_env,
     })
     auth_url = f"http://localhost:{env['AUTH_PORT']}"

@@ -286,6 +286,7 @@ def test_metadata_describes_the_token_endpoint(client):
         "grant_types_supported": ["password", "refresh_token", "client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "access_token_signing_alg_values_supported": ["RS256"],
+        "dpop_signing_alg_values_supported": ["ES256", "EdDSA", "RS256", "PS256"],
     }
     jwks = client.get("/.well-known/jwks.json").json
     assert {key["alg"] for key in jwks["keys"]} == {"RS256"}
