@@ -353,7 +353,9 @@ class ProofVerifier:
         if jkt is not None and not hmac.compare_digest(thumbprint, jkt):
             raise ProofError("the DPoP proof is signed by another key than the token is bound to")
         # Last: what passes the stateless checks is remembered, so that no forgery fills the store.
-        store_key = redis_keys.dpop_jti_key(hashlib.sha256(f"{thumbprint}.{jti}".encode()).hexdigest())
+        # surrogatepass: JSON may decode a jti to lone surrogates, which strict UTF-8 cannot encode.
+        jti_digest = hashlib.sha256(f"{thumbprint}.{jti}".encode("utf-8", "surrogatepass")).hexdigest()
+        store_key = redis_keys.dpop_jti_key(jti_digest)
         now, verdict = self._replay.check(store_key, iat, self.window)
         if verdict == "outside":
             offset = iat - now
