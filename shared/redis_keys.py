@@ -63,3 +63,10 @@ def login_throttle_key(email_digest: str) -> str:
 def address_limit_key(action: str, address: str) -> str:
     """String: the next free slot (ms, GCRA) of one client address for one action (login, ...)."""
     return f"limit:{{addr:{action}:{address}}}"
+
+
+def revocations_key() -> str:
+    """Stream: one entry per ended session or user-wide cut-off (shared/revocation.py), trimmed to
+    a token lifetime; its own hash tag, so on a cluster it is one slot that every resource worker
+    reads from."""
+    return "{revocations}:log"

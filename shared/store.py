@@ -43,19 +43,22 @@ def cluster_nodes(url: str) -> tuple[str, list[tuple[str, int]]] | None:
     return urlunsplit((CLUSTER_SCHEMES[parts.scheme], netloc, "", parts.query, "")), nodes
 
 
-def connect_redis(url: str) -> RedisClient:
+def connect_redis(url: str, *, socket_timeout: float = _TIMEOUTS["socket_timeout"]) -> RedisClient:
     """A client whose calls fail fast (503) when Redis is away, and reconnect when it is back.
+
+    `socket_timeout` is longer only for a client that blocks on purpose (XREAD BLOCK).
 
     A cluster client learns the cluster's layout here, so it raises ConnectionError when no
     listed node answers; afterwards it follows failovers and slot moves by itself.
     """
+    timeouts = {**_TIMEOUTS, "socket_timeout": socket_timeout}
     cluster = cluster_nodes(url)
     if cluster is None:
         # One immediate retry covers a pooled connection that died with a Redis restart; the
         # default (10 retries with backoff) would hold a request for seconds during an outage.
         # A timeout is not retried: a hung Redis holds a request for one socket_timeout, not two.
         retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
-        return redis.Redis.from_url(url, retry=retry, **_TIMEOUTS)
+        return redis.Redis.from_url(url, retry=retry, **timeouts)
     first, nodes = cluster
     try:
         # Each retry follows a connection error or CLUSTERDOWN with a fresh CLUSTER SLOTS:
@@ -67,7 +70,7 @@ def connect_redis(url: str) -> RedisClient:
             startup_nodes=[ClusterNode(host, port) for host, port in nodes[1:]],  # type: ignore[no-untyped-call]
             retry=Retry(NoBackoff(), 2),
             require_full_coverage=True,
-            **_TIMEOUTS,
+            **timeouts,
         )
     except redis.exceptions.RedisClusterException as exc:
         raise redis.exceptions.ConnectionError(f"no Redis Cluster node answers: {exc}") from exc
