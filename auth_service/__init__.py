@@ -7,9 +7,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth_service import oauth
 from auth_service.accounts import AccountStore
-from auth_service.api import AuthServices, bp
+from auth_service.api import bp
 from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
+from auth_service.context import AuthServices
 from auth_service.events import AuthEvents
 from auth_service.keys import load_key_ring
 from auth_service.passwords import PasswordHasher

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 import unicodedata
-import uuid
 from collections.abc import Callable
-from typing import Any
 
 from auth_service.passwords import MAX_PASSWORD_BYTES, PasswordHasher, check_password_rules
 from auth_service.sessions import revoke_sessions_call
 from shared import redis_keys
-from shared.accounts import check_name, has_control_characters, profile_json, rfc3339
+from shared.accounts import check_name, has_control_characters, rfc3339
+from shared.directory import AccountDirectory, new_user_id
 from shared.errors import EmailTakenError, InvalidCredentialsError, InvalidRequestError
 from shared.store import RedisClient, load_script
 
@@ -52,7 +51,7 @@ class AccountStore:
         self._hasher = hasher
         self._now = now
         self._on_login = on_login  # the account id when the password was right, else None
-        self._claim_email = client.register_script(load_script("auth_service", "claim_email.lua"))
+        self._directory = AccountDirectory(client)
         self._revoke_sessions = client.register_script(load_script("auth_service", "revoke_sessions.lua"))
 
     def register(self, email: object, password: object, name: object = None, *, role: str = "user") -> dict[str, str]:
@@ -63,18 +62,13 @@ class AccountStore:
         if role not in ROLE_SCOPES:
             raise ValueError(f"unknown role {role!r}")
         now = self._now()
-        user_id = uuid.uuid4().hex
+        user_id = new_user_id()
         record = {"id": user_id, "email": email, "role": role, "password_hash": self._hasher.hash(password)}
         profile = {"id": user_id, "email": email, "name": name, "created_at": rfc3339(now)}
         key = redis_keys.user_key(user_id)
         # The record is written first and is unreachable until the email points at it.
         self._redis.hset(key, mapping=record)  # type: ignore[arg-type]
-        member = f"{int(now * 1000):013d}:{user_id}"
-        claimed = self._claim_email(
-            keys=[redis_keys.email_key(email), redis_keys.users_index_key(), redis_keys.profiles_key()],
-            args=[user_id, member, profile_json(profile)],
-        )
-        if not claimed:
+        if not self._directory.claim(email, int(now * 1000), profile):
             self._redis.delete(key)
             raise EmailTakenError()
         return profile
@@ -147,8 +141,8 @@ class AccountStore:
 
     def find_by_email(self, email: str) -> dict[str, str] | None:
         """The account registered under a normalised email, or None."""
-        user_id: bytes | None = self._redis.get(redis_keys.email_key(email))  # type: ignore[assignment]
-        return self.get(user_id.decode()) if user_id else None
+        user_id = self._directory.user_id_for_email(email)
+        return self.get(user_id) if user_id else None
 
     def get(self, user_id: str) -> dict[str, str] | None:
         """The sign-in record (id, email, role, password hash), or None."""
@@ -162,6 +156,6 @@ class AccountStore:
         self._redis.hset(redis_keys.user_key(user_id), "role", role)
 
 
-def scope_for(record: dict[str, Any]) -> str:
-    """The space-separated scopes an account's role grants."""
-    return ROLE_SCOPES.get(record.get("role", "user"), ROLE_SCOPES["user"])
+def scope_for(role: str) -> str:
+    """The space-separated scopes a role grants; an unknown or missing role grants a user's."""
+    return ROLE_SCOPES.get(role, ROLE_SCOPES["user"])

@@ -1,43 +1,19 @@
-"""The auth service's HTTP endpoints. Handlers parse, call the stores, and shape JSON."""
+"""The auth service's HTTP endpoints. Handlers parse, call a flow or a store, and render JSON."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from auth_service.accounts import AccountStore, scope_for
-from auth_service.clients import ClientStore
-from auth_service.keys import KeyRing
+from auth_service.context import flows, no_store, services, token_response
 from auth_service.openapi import DOCUMENT
-from auth_service.ratelimit import RateLimiter
-from auth_service.sessions import IssuedRefresh, SessionStore
-from auth_service.tokens import AccessTokenIssuer, is_session_id
+from auth_service.tokens import is_session_id
 from shared.errors import InvalidRequestError, NotFoundError
 from shared.http import json_body
 from shared.jwt import require_token, token_claims
-from shared.store import RedisClient
 
 bp = Blueprint("auth", __name__)
-
-
-@dataclass(frozen=True)
-class AuthServices:
-    """What the handlers need, built once per app by create_app."""
-
-    redis: RedisClient
-    accounts: AccountStore
-    sessions: SessionStore
-    clients: ClientStore
-    access_tokens: AccessTokenIssuer
-    keys: KeyRing
-    limits: RateLimiter
-
-
-def services() -> AuthServices:
-    """The app's service objects."""
-    return current_app.extensions["auth"]  # type: ignore[no-any-return]
 
 
 def required_string(body: dict[str, Any], field: str) -> str:
@@ -46,32 +22,6 @@ def required_string(body: dict[str, Any], field: str) -> str:
     if not isinstance(value, str):
         raise InvalidRequestError(f"{field} is required and must be a string")
     return value
-
-
-def no_store(response: Response) -> Response:
-    """Token answers are never cached (RFC 6749 §5.1)."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
-
-
-def token_pair(issued: IssuedRefresh, email: str, role_record: dict[str, str]) -> Response:
-    """The RFC 6749 §5.1 token answer for a session's new refresh token."""
-    svc = services()
-    scope = scope_for(role_record)
-    access_token = svc.access_tokens.issue(
-        subject=issued.user_id, email=email, scope=scope, session_id=issued.session_id
-    )
-    return no_store(
-        jsonify(
-            access_token=access_token,
-            token_type="Bearer",  # noqa: S106 (a token type, not a password)
-            expires_in=svc.access_tokens.ttl,
-            refresh_token=issued.refresh_token,
-            refresh_expires_in=issued.expires_in,
-            scope=scope,
-        )
-    )
 
 
 @bp.post("/register")
@@ -84,48 +34,32 @@ def register() -> tuple[Response, int]:
     return jsonify(user), 201
 
 
-def login_with_password(email: str, password: str) -> Response:
-    """Check a password and open a session: POST /login, and /token with grant_type=password."""
-    svc = services()
-    # Throttled before the password is checked: during a lock the right password gets 429 too.
-    svc.limits.start_login(email)
-    account = svc.accounts.authenticate(email, password)
-    svc.limits.login_succeeded(email)
-    issued = svc.sessions.create(account["id"], account["password_hash"], request.headers.get("User-Agent", ""))
-    return token_pair(issued, account["email"], account)
-
-
-def refresh_with_token(refresh_token: str) -> Response:
-    """Spend a refresh token for the next pair: POST /refresh, and /token with grant_type=refresh_token."""
-    issued = services().sessions.rotate(refresh_token)
-    return token_pair(issued, issued.email, {"role": issued.role})
-
-
 @bp.post("/login")
 def login() -> Response:
     services().limits.limit_address("login", request.remote_addr)
     body = json_body()
-    return login_with_password(required_string(body, "email"), required_string(body, "password"))
+    email, password = required_string(body, "email"), required_string(body, "password")
+    return token_response(flows().log_in(email, password, request.headers.get("User-Agent", "")))
 
 
 @bp.post("/refresh")
 def refresh() -> Response:
     services().limits.limit_address("refresh", request.remote_addr)
     body = json_body()
-    return refresh_with_token(required_string(body, "refresh_token"))
+    return token_response(flows().refresh(required_string(body, "refresh_token")))
 
 
 @bp.post("/logout")
 def logout() -> tuple[str, int]:
     body = json_body()
-    services().sessions.revoke(required_string(body, "refresh_token"))
+    flows().log_out(required_string(body, "refresh_token"))
     return "", 204
 
 
 @bp.post("/logout/all")
 @require_token()
 def logout_all() -> tuple[str, int]:
-    services().sessions.revoke_all(token_claims()["sub"])
+    flows().log_out_everywhere(token_claims()["sub"])
     return "", 204
 
 
@@ -157,17 +91,11 @@ def change_password() -> tuple[str, int]:
     end_others = body.get("revoke_other_sessions", True)
     if not isinstance(end_others, bool):
         raise InvalidRequestError("revoke_other_sessions must be true or false")
-    svc = services()
-    current_password = required_string(body, "current_password")
-    # Guessing the current password with a stolen access token is throttled like a login.
-    svc.limits.limit_address("login", request.remote_addr)
-    svc.limits.start_login(claims.get("email"))
-    checked_hash = svc.accounts.check_password(claims["sub"], current_password)
-    svc.limits.login_succeeded(claims.get("email"))
-    accounts = svc.accounts
-    accounts.change_password(
-        claims["sub"], required_string(body, "new_password"), checked_hash=checked_hash,
-        keep_session=claims.get("sid", ""), end_sessions=end_others,
+    current_password, new_password = required_string(body, "current_password"), required_string(body, "new_password")
+    services().limits.limit_address("login", request.remote_addr)
+    flows().change_password(
+        claims["sub"], claims.get("email"), claims.get("sid", ""), current_password, new_password,
+        end_other_sessions=end_others,
     )
     return "", 204
 

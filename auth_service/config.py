@@ -16,6 +16,10 @@ from shared.config import (
     read_file,
 )
 
+# `serve` listens on AUTH_HOST (default 127.0.0.1) and AUTH_PORT (default 8001).
+ADDRESS_PREFIX = "AUTH"
+DEFAULT_PORT = 8001
+
 
 @dataclass(frozen=True)
 class HashingConfig:

@@ -14,8 +14,8 @@ from urllib.parse import unquote_plus
 
 from flask import Blueprint, Response, jsonify, request
 
-from auth_service.api import login_with_password, no_store, refresh_with_token, services
-from auth_service.clients import KNOWN_SCOPES, narrow_scope
+from auth_service.clients import KNOWN_SCOPES
+from auth_service.context import flows, services, token_response
 from shared.errors import (
     InvalidClientError,
     InvalidCredentialsError,
@@ -88,24 +88,17 @@ def client_credentials_grant() -> Response:
     credentials = presented_client()
     if credentials is None:
         raise InvalidClientError("authenticate the client: HTTP Basic, or client_id and client_secret")
-    svc = services()
-    client = svc.clients.authenticate(*credentials)
-    scope = narrow_scope(client.scope, form_param("scope"))
-    return no_store(jsonify(
-        access_token=svc.access_tokens.issue_for_client(client_id=client.client_id, scope=scope),
-        token_type="Bearer",  # noqa: S106 (a token type, not a password)
-        expires_in=svc.access_tokens.ttl,
-        scope=scope,
-    ))
+    return token_response(flows().issue_for_client(*credentials, form_param("scope")))
 
 
 def password_grant() -> Response:
     """RFC 6749 §4.3: /login's logic; a wrong password is invalid_grant here (§5.2)."""
     username, password = required_param("username"), required_param("password")
     try:
-        return login_with_password(username, password)
+        pair = flows().log_in(username, password, request.headers.get("User-Agent", ""))
     except InvalidCredentialsError as exc:
         raise InvalidGrantError(exc.description) from None
+    return token_response(pair)
 
 
 @bp.post("/token")
@@ -122,12 +115,12 @@ def token() -> Response:
     # A client that does send a secret with a user's grant must have the right one.
     credentials = presented_client()
     if credentials is not None:
-        services().clients.authenticate(*credentials)
+        flows().authenticate_client(*credentials)
     if grant_type == "password":
         services().limits.limit_address("login", request.remote_addr)
         return password_grant()
     services().limits.limit_address("refresh", request.remote_addr)
-    return refresh_with_token(required_param("refresh_token"))
+    return token_response(flows().refresh(required_param("refresh_token")))
 
 
 def server_metadata(issuer: str) -> dict[str, Any]:

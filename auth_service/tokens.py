@@ -24,8 +24,9 @@ from typing import NamedTuple
 import jwt
 
 from auth_service.keys import KeyRing
+from shared.directory import USER_ID
 
-REFRESH_TOKEN_PATTERN = re.compile(r"([0-9a-f]{32})\.([0-9a-f]{32})\.([A-Za-z0-9_-]{43})")
+REFRESH_TOKEN_PATTERN = re.compile(rf"({USER_ID})\.([0-9a-f]{{32}})\.([A-Za-z0-9_-]{{43}})")
 SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 

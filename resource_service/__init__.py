@@ -6,7 +6,7 @@ from flask import Flask
 
 from resource_service.api import ResourceServices, bp
 from resource_service.config import ResourceConfig
-from resource_service.users import UserDirectory
+from shared.directory import AccountDirectory
 from shared.discovery import discover_jwks_uri
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
@@ -38,7 +38,7 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
         key_source(config), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
     )
     client = connect_redis(config.redis_url)
-    app.extensions["resource"] = ResourceServices(redis=client, users=UserDirectory(client))
+    app.extensions["resource"] = ResourceServices(redis=client, users=AccountDirectory(client))
     init_verifier(app, verifier)
     register_error_handlers(app)
     app.register_blueprint(bp)

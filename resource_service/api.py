@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from resource_service.openapi import DOCUMENT
-from resource_service.users import UserDirectory, is_cursor, is_user_id
 from shared.accounts import check_name
+from shared.directory import AccountDirectory, is_cursor, is_user_id
 from shared.errors import InsufficientScopeError, InvalidRequestError, NotFoundError
 from shared.http import json_body
 from shared.jwt import require_token, token_claims
@@ -28,7 +28,7 @@ class ResourceServices:
     """What the handlers need, built once per app by create_app."""
 
     redis: RedisClient
-    users: UserDirectory
+    users: AccountDirectory
 
 
 def services() -> ResourceServices:

@@ -17,6 +17,10 @@ from shared.config import (
     read_file,
 )
 
+# `serve` listens on RESOURCE_HOST (default 127.0.0.1) and RESOURCE_PORT (default 8002).
+ADDRESS_PREFIX = "RESOURCE"
+DEFAULT_PORT = 8002
+
 
 @dataclass(frozen=True)
 class ResourceConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.directory import CURSOR
 from shared.openapi import (
     BEARER,
     METRICS,
@@ -71,7 +72,7 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200,
                                                             "default": 50}},
-                {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{13}:[0-9a-f]{32}$"},
+                {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": f"^{CURSOR}$"},
                  "description": "The `next_cursor` of the page before."},
             ],
             "responses": {

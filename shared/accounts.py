@@ -1,19 +1,12 @@
-"""Account fields as both services see them: what is public, and what a name may be."""
+"""Account fields as both services see them: what a name may be, and how times are written."""
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from datetime import UTC, datetime
 
 from shared.errors import InvalidRequestError
 
-PUBLIC_FIELDS = ("id", "email", "name", "created_at")
-
-
-def profile_json(profile: dict[str, str]) -> str:
-    """An account's public fields as the JSON the directory stores and serves as is."""
-    return json.dumps({field: profile[field] for field in PUBLIC_FIELDS}, separators=(",", ":"))
 MAX_NAME_LENGTH = 200
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import directory
+
 OPENAPI_VERSION = "3.1.0"
 
 JSON = "application/json"
@@ -22,7 +24,7 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 
-USER_ID_PATTERN = "^[0-9a-f]{32}$"
+USER_ID_PATTERN = f"^{directory.USER_ID}$"
 
 USER_SCHEMA: dict[str, Any] = {
     "type": "object",

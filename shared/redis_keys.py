@@ -1,9 +1,9 @@
-"""Every Redis key name, in one place.
+"""Every Redis key name, in one place, but for the account directory's (shared/directory.py,
+the owner of that schema).
 
 Keys of one user share the hash tag `{<user id>}` so that every script over a
-user's account and sessions touches one Redis Cluster slot. The directory
-keys (email lookup, the listing index, the public profiles) share the tag `{accounts}`.
-Each rate-limit key is its own tag: one limited subject, one slot.
+user's account and sessions touches one Redis Cluster slot. Each rate-limit key
+is its own tag: one limited subject, one slot.
 """
 
 from __future__ import annotations
@@ -35,24 +35,6 @@ SPENT_SUFFIX = ":spent"
 def spent_tokens_key(user_id: str, session_id: str) -> str:
     """Sorted set: hashes of the session's spent refresh tokens, scored by when they were spent."""
     return session_key(user_id, session_id) + SPENT_SUFFIX
-
-
-def profiles_key() -> str:
-    """Hash: user id -> the account's public fields (id, email, name, created_at) as JSON,
-    kept beside the index so that a page is two commands in one script on one slot, and
-    its JSON goes out as stored."""
-    return "{accounts}:profiles"
-
-
-def email_key(email: str) -> str:
-    """String: the user id registered under a normalised email."""
-    return f"{{accounts}}:email:{email}"
-
-
-def users_index_key() -> str:
-    """Sorted set, all scores 0: members `<created ms, 13 digits>:<user id>`, so lexical order is
-    registration order and a member is a stable pagination cursor."""
-    return "{accounts}:users"
 
 
 def login_throttle_key(email_digest: str) -> str:

@@ -30,15 +30,11 @@ def default_workers() -> int:
     return 2 * cores + 1
 
 
-# Each service's listening address: <PREFIX>_HOST (default 127.0.0.1) and <PREFIX>_PORT.
-ADDRESSES = {"auth_service": ("AUTH", 8001), "resource_service": ("RESOURCE", 8002)}
-
-
-def gunicorn_settings(service: str) -> dict[str, Any]:
-    """The gunicorn settings of `service`, read from the environment."""
-    prefix, default_port = ADDRESSES[service]
-    host = env_str(os.environ, f"{prefix}_HOST", "127.0.0.1")
-    port = env_port(os.environ, f"{prefix}_PORT", default_port)
+def gunicorn_settings(service: str, *, env_prefix: str, default_port: int) -> dict[str, Any]:
+    """The gunicorn settings of the package `service`, read from the environment; it listens on
+    <env_prefix>_HOST (default 127.0.0.1) and <env_prefix>_PORT (default `default_port`)."""
+    host = env_str(os.environ, f"{env_prefix}_HOST", "127.0.0.1")
+    port = env_port(os.environ, f"{env_prefix}_PORT", default_port)
     return {
         "wsgi_app": f"{service}:create_app()",
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",

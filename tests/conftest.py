@@ -142,6 +142,21 @@ def dump_redis(client: redis.Redis | RedisCluster) -> bytes:
     return b"\n".join(parts)
 
 
+class Clock:
+    """A clock the test moves by hand (`clock.now += 5`), for the stores' and caches' `now`."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
 @pytest.fixture(scope="session")
 def rsa_private_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared import redis_keys
+from shared import directory, redis_keys
 from tests.conftest import NO_LIMITS, write_public_key
 from tests.e2e.conftest import Service, base_env
 from tests.redis_cluster import LocalCluster
@@ -117,7 +117,7 @@ def test_directory_pages_and_renames_over_the_cluster(replicas: Replicas, cluste
     assert listed[3] == {"id": users[3]["id"], "email": users[3]["email"], "name": "user 3",
                          "created_at": users[3]["created_at"]}
     # The profiles live beside the index, in the {accounts} slot; the sign-in records in each user's.
-    assert cluster_client.keyslot(redis_keys.profiles_key()) == cluster_client.keyslot(redis_keys.users_index_key())
+    assert cluster_client.keyslot(directory.profiles_key()) == cluster_client.keyslot(directory.users_index_key())
     assert len({cluster_client.keyslot(redis_keys.user_key(u["id"])) for u in users}) > 1
 
     renamed = requests.patch(f"{replicas.resource[0].url}/users/{users[5]['id']}", json={"name": "Renamed"},
@@ -275,7 +275,7 @@ def is_2xx(answer: Answer) -> bool:
 def test_failover_by_hand_under_load_loses_nothing(redis_cluster: LocalCluster, load: LoadRun):
     load.wait_rounds(3)
     # The master of the directory: registrations and listings all go through it.
-    master = redis_cluster.node_for_key(redis_keys.users_index_key())
+    master = redis_cluster.node_for_key(directory.users_index_key())
     replica = redis_cluster.replica_of(master)
     switch_started = time.monotonic()
     # The replica catches up with its master, which holds its clients meanwhile, then takes over.
@@ -299,7 +299,7 @@ def test_failover_by_hand_under_load_loses_nothing(redis_cluster: LocalCluster, 
 
 def test_failover_of_a_killed_master_under_load_recovers(redis_cluster: LocalCluster, load: LoadRun):
     load.wait_rounds(3)
-    master = redis_cluster.node_for_key(redis_keys.users_index_key())
+    master = redis_cluster.node_for_key(directory.users_index_key())
     replica = redis_cluster.replica_of(master)
     switch_started = time.monotonic()
     assert master.process is not None

@@ -24,7 +24,7 @@ from resource_service import create_app as create_resource_app
 from resource_service.config import ResourceConfig
 from resource_service.openapi import DOCUMENT as RESOURCE_DOCUMENT
 from resource_service.openapi import USER_ID
-from shared import redis_keys
+from shared import directory, redis_keys
 from tests.conftest import CHEAP_ARGON2_ENV, NO_LIMITS, write_private_key, write_public_key
 from tests.jwt_forge import AUDIENCE, ISSUER, make_claims, sign
 
@@ -153,7 +153,7 @@ def resource_token(redis_client, rsa_private_key):
         "id": user_id, "email": "ada@example.com", "name": "Ada", "created_at": "2026-01-01T00:00:00Z",
         "role": "admin", "password_hash": "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
     })
-    redis_client.zadd(redis_keys.users_index_key(), {f"{1_767_225_600_000:013d}:{user_id}": 0})
+    redis_client.zadd(directory.users_index_key(), {directory.index_member(1_767_225_600_000, user_id): 0})
     accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)))
     for i in range(3):
         accounts.register(f"user{i}@example.com", PASSWORD, f"User {i}")

@@ -20,19 +20,6 @@ STRICT = {"LOGIN_FAILURES_BEFORE_DELAY": "3", "LOGIN_DELAY": "2", "LOGIN_DELAY_M
           "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0", "REFRESH_ADDRESS_LIMIT": "0"}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def make_app(make_auth_app, clock):
     """`make_app(**env)`: an auth app over the tests' Redis whose limiter reads `clock`."""

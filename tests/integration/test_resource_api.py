@@ -11,8 +11,7 @@ import redis
 
 from resource_service import create_app
 from resource_service.config import ResourceConfig
-from shared import redis_keys
-from shared.accounts import profile_json
+from shared import directory, redis_keys
 from tests.conftest import RedisServer, write_public_key
 from tests.jwt_forge import AUDIENCE, ISSUER, make_claims, sign
 
@@ -62,11 +61,11 @@ def add_user(client: redis.Redis, created_ms: int, name: str = "", role: str = "
         "id": user_id, "email": email, "role": role,
         "password_hash": "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
     })
-    client.hset(redis_keys.profiles_key(), user_id, profile_json({
+    client.hset(directory.profiles_key(), user_id, directory.profile_json({
         "id": user_id, "email": email, "name": name,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created_ms // 1000)),
     }))
-    client.zadd(redis_keys.users_index_key(), {f"{created_ms:013d}:{user_id}": 0})
+    client.zadd(directory.users_index_key(), {directory.index_member(created_ms, user_id): 0})
     return user_id
 
 
@@ -158,7 +157,7 @@ def test_default_and_maximum_page_sizes(client, redis_client, auth):
 
 def test_a_user_deleted_between_pages_is_skipped(client, redis_client, auth):
     ids = [add_user(redis_client, BASE_MS + n) for n in range(5)]
-    redis_client.hdel(redis_keys.profiles_key(), ids[1])
+    redis_client.hdel(directory.profiles_key(), ids[1])
     response = client.get("/users", headers=auth())
     assert [u["id"] for u in response.json["users"]] == [ids[0], *ids[2:]]
 
@@ -212,7 +211,7 @@ def test_patch_own_name(client, redis_client, auth):
                             headers=auth(user_id))
     assert response.status_code == 200, response.json
     assert response.json["name"] == "New Name" and set(response.json) == PUBLIC_FIELDS
-    assert json.loads(redis_client.hget(redis_keys.profiles_key(), user_id))["name"] == "New Name"
+    assert json.loads(redis_client.hget(directory.profiles_key(), user_id))["name"] == "New Name"
     record = redis_client.hgetall(redis_keys.user_key(user_id))
     assert record[b"password_hash"].startswith(b"$argon2id$") and record[b"role"] == b"user"
     assert client.get(f"/users/{user_id}", headers=auth()).json["name"] == "New Name"
@@ -226,7 +225,7 @@ def test_patch_someone_else_without_write_is_403(client, redis_client, auth):
         assert_error(response, 403, "insufficient_scope")
         challenge = response.headers["WWW-Authenticate"]
         assert challenge == 'Bearer error="insufficient_scope", scope="users:write"'
-    assert json.loads(redis_client.hget(redis_keys.profiles_key(), other))["name"] == "Other"
+    assert json.loads(redis_client.hget(directory.profiles_key(), other))["name"] == "Other"
 
 
 def test_admin_patches_anyone(client, redis_client, auth):
@@ -258,7 +257,7 @@ def test_patch_bad_body_is_400(client, redis_client, auth, body):
     user_id = add_user(redis_client, BASE_MS, name="Kept")
     response = client.patch(f"/users/{user_id}", json=body, headers=auth(user_id))
     assert_error(response, 400, "invalid_request")
-    assert json.loads(redis_client.hget(redis_keys.profiles_key(), user_id))["name"] == "Kept"
+    assert json.loads(redis_client.hget(directory.profiles_key(), user_id))["name"] == "Kept"
     assert redis_client.hget(redis_keys.user_key(user_id), "role") == b"user"
 
 

@@ -18,24 +18,11 @@ from tests.conftest import dump_redis
 IDLE, MAX_AGE, GRACE = 100, 1000, 10
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(params=["server", "cluster"])
 def redis_client(request):
     """Every test runs on one redis-server and on a Redis Cluster: the scripts must keep to one slot."""
     # "redis_client" here is the conftest's, which this fixture overrides.
     return request.getfixturevalue("redis_client" if request.param == "server" else "cluster_client")
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture
@@ -350,10 +337,36 @@ def test_a_login_checked_against_a_changed_password_opens_no_session(store, user
     assert store.list(user_id) == []
 
 
-def test_upgrading_a_hash_at_login_never_undoes_a_password_change(redis_client, user_id, clock):
+class ChangedWhileRehashing(PasswordHasher):
+    """A hasher at a new cost that, when a login upgrades a hash, first lets `change` land: the
+    password change another worker makes between the login's verify and its write."""
+
+    change = None
+
+    def hash(self, password: str) -> str:
+        change, self.change = self.change, None
+        if change:
+            change()
+        return super().hash(password)
+
+
+def test_upgrading_a_hash_at_login_never_undoes_a_password_change(store, redis_client, user_id, clock):
     old_cost = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
-    record = old_cost.get(user_id)
+    changing = ChangedWhileRehashing(HashingConfig(16, 1, 1))
+    changing.change = lambda: old_cost.change_password(user_id, "a new passphrase")
+    new_cost = AccountStore(redis_client, changing, now=clock)
+    checked = new_cost.authenticate("alice@example.com", "correct horse")["password_hash"]
+    assert checked.startswith("$argon2id$v=19$m=8,")  # the upgrade lost to the change
+    with pytest.raises(InvalidCredentialsError):
+        store.create(user_id, checked)
+    with pytest.raises(InvalidCredentialsError):
+        new_cost.authenticate("alice@example.com", "correct horse")
+    assert new_cost.authenticate("alice@example.com", "a new passphrase")["id"] == user_id
+
+
+def test_a_login_upgrades_a_hash_of_an_old_cost(redis_client, user_id, clock):
+    old_hash = redis_client.hget(redis_keys.user_key(user_id), "password_hash").decode()
     new_cost = AccountStore(redis_client, PasswordHasher(HashingConfig(16, 1, 1)), now=clock)
-    assert new_cost.authenticate("alice@example.com", "correct horse")["password_hash"].startswith(
-        "$argon2id$v=19$m=16,")  # upgraded at login
-    assert record["password_hash"] != redis_client.hget(redis_keys.user_key(user_id), "password_hash").decode()
+    upgraded = new_cost.authenticate("alice@example.com", "correct horse")["password_hash"]
+    assert upgraded.startswith("$argon2id$v=19$m=16,")
+    assert redis_client.hget(redis_keys.user_key(user_id), "password_hash").decode() == upgraded != old_hash

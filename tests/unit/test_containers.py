@@ -18,9 +18,11 @@ import pytest
 import yaml
 from flask import Flask
 
+from auth_service import config as auth_config
 from auth_service import create_app as create_auth_app
 from auth_service.__main__ import main as auth_main
 from auth_service.config import AuthConfig
+from resource_service import config as resource_config
 from resource_service import create_app as create_resource_app
 from resource_service.__main__ import main as resource_main
 from resource_service.config import ResourceConfig
@@ -41,6 +43,7 @@ from tests.containers import (
 )
 
 CONFIGS: dict[str, Any] = {"auth_service": AuthConfig, "resource_service": ResourceConfig}
+CONFIG_MODULES: dict[str, Any] = {"auth_service": auth_config, "resource_service": resource_config}
 CLIS = {"auth_service": auth_main, "resource_service": resource_main}
 
 
@@ -86,7 +89,9 @@ def read_by_service(package: str, env: dict[str, str], monkeypatch: pytest.Monke
     # Its gunicorn settings read the environment too (address, WEB_CONCURRENCY).
     with monkeypatch.context() as patch:
         patch.setattr(os, "environ", environ)
-        host, _, port = gunicorn_settings(package)["bind"].rpartition(":")
+        module = CONFIG_MODULES[package]
+        settings = gunicorn_settings(package, env_prefix=module.ADDRESS_PREFIX, default_port=module.DEFAULT_PORT)
+        host, _, port = settings["bind"].rpartition(":")
     return environ.read, host, int(port)
 
 

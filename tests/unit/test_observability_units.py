@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from typing import Any
 
 import pytest
 from flask import Flask, g
@@ -14,6 +15,10 @@ from shared import metrics
 from shared.config import ConfigError
 from shared.logs import JsonFormatter, logging_config
 from shared.serve import gunicorn_settings
+
+
+def auth_settings() -> dict[str, Any]:
+    return gunicorn_settings("auth_service", env_prefix="AUTH", default_port=8001)
 
 
 def record(message: str, *args: object, exc_info=None, **extra: object) -> logging.LogRecord:
@@ -67,16 +72,16 @@ def environ(monkeypatch):
 
 def test_workers_default_to_twice_the_cores_plus_one_and_web_concurrency_overrides(environ):
     cores = len(os.sched_getaffinity(0))
-    assert gunicorn_settings("auth_service")["workers"] == 2 * cores + 1
+    assert auth_settings()["workers"] == 2 * cores + 1
     environ.setenv("WEB_CONCURRENCY", "3")
-    assert gunicorn_settings("auth_service")["workers"] == 3
+    assert auth_settings()["workers"] == 3
 
 
 @pytest.mark.parametrize("value", ["0", "many", "65"])
 def test_a_bad_web_concurrency_names_the_variable(environ, value):
     environ.setenv("WEB_CONCURRENCY", value)
     with pytest.raises(ConfigError, match="WEB_CONCURRENCY"):
-        gunicorn_settings("auth_service")
+        auth_settings()
 
 
 @pytest.mark.parametrize(("host", "port", "bind"), [
@@ -89,7 +94,7 @@ def test_the_address_comes_from_the_service_variables(environ, host, port, bind)
         environ.setenv("AUTH_HOST", host)
     if port:
         environ.setenv("AUTH_PORT", port)
-    assert gunicorn_settings("auth_service")["bind"] == bind
+    assert auth_settings()["bind"] == bind
 
 
 @pytest.fixture

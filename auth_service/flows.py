@@ -1,0 +1,127 @@
+"""The auth service's use cases: log in, refresh, log out, change a password, issue for a client.
+
+Handlers parse and render; flows decide; stores keep. Each flow that hands out tokens
+returns a complete `TokenPair`, which every endpoint (/login, /refresh, /token) only renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from auth_service.accounts import AccountStore, scope_for
+from auth_service.clients import ClientStore, narrow_scope
+from auth_service.ratelimit import RateLimiter
+from auth_service.sessions import IssuedRefresh, SessionStore
+from auth_service.tokens import AccessTokenIssuer
+
+BEARER = "Bearer"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What a token request hands out (RFC 6749 §5.1), and who it was for."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str | None  # None for client credentials (RFC 6749 §4.4.3)
+    refresh_expires_in: int | None
+    scope: str
+    user_id: str | None  # None for a service client
+    session_id: str | None
+
+    def answer(self) -> dict[str, Any]:
+        """The token answer's JSON members, in the contract's order; no refresh members without one."""
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+        }
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+            body["refresh_expires_in"] = self.refresh_expires_in
+        body["scope"] = self.scope
+        return body
+
+
+@dataclass(frozen=True)
+class AuthFlows:
+    """The use cases over the stores, built once per app by create_app."""
+
+    accounts: AccountStore
+    sessions: SessionStore
+    clients: ClientStore
+    access_tokens: AccessTokenIssuer
+    limits: RateLimiter
+
+    def log_in(self, email: str, password: str, user_agent: str = "") -> TokenPair:
+        """Check a password and open a session: POST /login, and /token with grant_type=password."""
+        # Throttled before the password is checked: during a lock the right password gets 429 too.
+        self.limits.start_login(email)
+        account = self.accounts.authenticate(email, password)
+        self.limits.login_succeeded(email)
+        issued = self.sessions.create(account["id"], account["password_hash"], user_agent)
+        return self._user_pair(issued, account["email"], account.get("role", ""))
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        """Spend a refresh token for the next pair: POST /refresh, and /token with grant_type=refresh_token."""
+        issued = self.sessions.rotate(refresh_token)
+        return self._user_pair(issued, issued.email, issued.role)
+
+    def log_out(self, refresh_token: str) -> None:
+        """End the session a refresh token belongs to; nothing happens for an unknown one."""
+        self.sessions.revoke(refresh_token)
+
+    def log_out_everywhere(self, user_id: str) -> None:
+        """End every session of a user."""
+        self.sessions.revoke_all(user_id)
+
+    def change_password(
+        self, user_id: str, email: str | None, session_id: str, current_password: str, new_password: str,
+        *, end_other_sessions: bool = True,
+    ) -> None:
+        """Change a password proven by the current one, keeping the session `session_id`; the
+        other sessions end unless `end_other_sessions` is false. The caller limits by address first."""
+        # Guessing the current password with a stolen access token is throttled like a login.
+        self.limits.start_login(email)
+        checked_hash = self.accounts.check_password(user_id, current_password)
+        self.limits.login_succeeded(email)
+        self.accounts.change_password(
+            user_id, new_password, checked_hash=checked_hash, keep_session=session_id,
+            end_sessions=end_other_sessions,
+        )
+
+    def authenticate_client(self, client_id: str, secret: str) -> None:
+        """Check a service client's secret (InvalidClientError when wrong), for a grant that needs no client."""
+        self.clients.authenticate(client_id, secret)
+
+    def issue_for_client(self, client_id: str, secret: str, requested_scope: str | None) -> TokenPair:
+        """RFC 6749 §4.4: an access token for the client itself, no refresh token."""
+        client = self.clients.authenticate(client_id, secret)
+        scope = narrow_scope(client.scope, requested_scope)
+        return TokenPair(
+            access_token=self.access_tokens.issue_for_client(client_id=client.client_id, scope=scope),
+            token_type=BEARER,
+            expires_in=self.access_tokens.ttl,
+            refresh_token=None,
+            refresh_expires_in=None,
+            scope=scope,
+            user_id=None,
+            session_id=None,
+        )
+
+    def _user_pair(self, issued: IssuedRefresh, email: str, role: str) -> TokenPair:
+        scope = scope_for(role)
+        return TokenPair(
+            access_token=self.access_tokens.issue(
+                subject=issued.user_id, email=email, scope=scope, session_id=issued.session_id
+            ),
+            token_type=BEARER,
+            expires_in=self.access_tokens.ttl,
+            refresh_token=issued.refresh_token,
+            refresh_expires_in=issued.expires_in,
+            scope=scope,
+            user_id=issued.user_id,
+            session_id=issued.session_id,
+        )
