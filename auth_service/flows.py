@@ -13,7 +13,8 @@ from auth_service.accounts import AccountStore, scope_for
 from auth_service.clients import ClientStore, narrow_scope
 from auth_service.ratelimit import RateLimiter
 from auth_service.sessions import IssuedRefresh, SessionStore
-from auth_service.tokens import AccessTokenIssuer
+from auth_service.tokens import AccessTokenIssuer, parse_refresh_token
+from shared.revocation import RevocationPublisher
 
 BEARER = "Bearer"
 
@@ -54,6 +55,7 @@ class AuthFlows:
     clients: ClientStore
     access_tokens: AccessTokenIssuer
     limits: RateLimiter
+    revocations: RevocationPublisher
 
     def log_in(self, email: str, password: str, user_agent: str = "") -> TokenPair:
         """Check a password and open a session: POST /login, and /token with grant_type=password."""
@@ -69,13 +71,32 @@ class AuthFlows:
         issued = self.sessions.rotate(refresh_token)
         return self._user_pair(issued, issued.email, issued.role)
 
-    def log_out(self, refresh_token: str) -> None:
-        """End the session a refresh token belongs to; nothing happens for an unknown one."""
-        self.sessions.revoke(refresh_token)
+    def log_out(self, refresh_token: str) -> bool:
+        """End the session a refresh token belongs to; nothing happens for an unknown one.
+        Whether a live session ended."""
+        ids = parse_refresh_token(refresh_token)
+        if ids is None or not self.sessions.revoke(refresh_token):
+            return False
+        self.revocations.sessions_ended([ids.session_id])
+        return True
+
+    def end_session(self, user_id: str, session_id: str) -> bool:
+        """End one session of a user (its owner deleting it, or its access token revoked); whether it was live."""
+        if not self.sessions.revoke_by_id(user_id, session_id):
+            return False
+        self.revocations.sessions_ended([session_id])
+        return True
 
     def log_out_everywhere(self, user_id: str) -> None:
         """End every session of a user."""
+        live = self._live_session_ids(user_id)
         self.sessions.revoke_all(user_id)
+        self.revocations.user_sessions_ended(user_id, session_ids=live)
+
+    def _live_session_ids(self, user_id: str, keep: str = "") -> list[str]:
+        """The user's live sessions but `keep`, read just before ending them: the push names them
+        beside the user's cut-off, which has whole seconds only (RevocationPublisher)."""
+        return [s["id"] for s in self.sessions.list(user_id) if s["id"] != keep]
 
     def change_password(
         self, user_id: str, email: str | None, session_id: str, current_password: str, new_password: str,
@@ -87,10 +108,13 @@ class AuthFlows:
         self.limits.start_login(email)
         checked_hash = self.accounts.check_password(user_id, current_password)
         self.limits.login_succeeded(email)
+        live = self._live_session_ids(user_id, keep=session_id) if end_other_sessions else []
         self.accounts.change_password(
             user_id, new_password, checked_hash=checked_hash, keep_session=session_id,
             end_sessions=end_other_sessions,
         )
+        if end_other_sessions:
+            self.revocations.user_sessions_ended(user_id, keep_sid=session_id, session_ids=live)
 
     def authenticate_client(self, client_id: str, secret: str) -> None:
         """Check a service client's secret (InvalidClientError when wrong), for a grant that needs no client."""

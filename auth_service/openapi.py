@@ -318,6 +318,67 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/revoke": {
+        "post": {
+            "summary": "RFC 7009 revocation: end the session of a refresh token, or of an access token (by its "
+                       "own bearer or a service client). 200 for any token unknown, expired or already revoked.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object",
+                    "required": ["token"],
+                    "properties": {"token": {"type": "string"}, "token_type_hint": {"type": "string"}},
+                }}},
+            },
+            "responses": {
+                "200": {"description": "Revoked, or nothing to revoke.", "headers": NO_STORE},
+                "400": error_answer("No token, or a parameter given twice.", "invalid_request"),
+                "401": error_answer("A wrong client secret, or an access token without its bearer or a client.",
+                                    "invalid_client",
+                                    headers={"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}),
+                "413": ref("TooLarge"),
+                "503": ref("Unavailable"),
+            },
+        }
+    },
+    "/introspect": {
+        "post": {
+            "summary": "RFC 7662 introspection, for service clients with the scope `introspect` (HTTP Basic).",
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object",
+                    "required": ["token"],
+                    "properties": {"token": {"type": "string"}, "token_type_hint": {"type": "string"}},
+                }}},
+            },
+            "responses": {
+                "200": {
+                    "description": "`active` true with the token's claims, or `{\"active\": false}` alone.",
+                    "headers": NO_STORE,
+                    "content": json_content({
+                        "type": "object",
+                        "required": ["active"],
+                        "properties": {
+                            "active": {"type": "boolean"},
+                            "sub": {"type": "string"},
+                            "scope": {"type": "string"},
+                            "exp": {"type": "integer"},
+                            "iat": {"type": "integer"},
+                            "sid": {"type": "string"},
+                            "token_type": {"enum": ["Bearer", "DPoP"]},
+                        },
+                    }),
+                },
+                "400": error_answer("No token, or a parameter given twice.", "invalid_request"),
+                "401": error_answer("No client, an unknown one, or a wrong secret.", "invalid_client",
+                                    headers={"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}),
+                "403": ref("InsufficientScope"),
+                "413": ref("TooLarge"),
+                "503": ref("Unavailable"),
+            },
+        }
+    },
     "/.well-known/oauth-authorization-server": {
         "get": {
             "summary": "RFC 8414 authorization server metadata.",

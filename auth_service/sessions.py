@@ -189,6 +189,15 @@ class SessionStore:
         )
         return bool(revoked)
 
+    def is_live(self, user_id: str, session_id: str) -> bool:
+        """Whether the session can still refresh: not ended, within its idle and absolute deadlines.
+        One read, no change: no script needed."""
+        current, ended, idle, absolute = self._redis.hmget(
+            redis_keys.session_key(user_id, session_id), ["current", "ended", "idle_deadline", "abs_deadline"]
+        )
+        now = self._now_ms()
+        return bool(current) and not ended and now < int(idle or 0) and now < int(absolute or 0)
+
     def revoke_all(self, user_id: str) -> int:
         """End every session of a user; how many were live."""
         keys, args = revoke_sessions_call(user_id, "revoked")

@@ -10,9 +10,11 @@ from shared.directory import AccountDirectory
 from shared.discovery import discover_jwks_uri
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
+from shared.introspection import Introspector, init_introspection
 from shared.jwks import JwksKeys, load_pem_public_keys
 from shared.jwt import KeySource, TokenVerifier, init_verifier
 from shared.observability import init_observability
+from shared.revocation import init_revocation_push
 from shared.store import connect_redis
 
 
@@ -33,13 +35,21 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    init_observability(app)
+    metrics = init_observability(app)
     verifier = TokenVerifier(
         key_source(config), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
     )
     client = connect_redis(config.redis_url)
     app.extensions["resource"] = ResourceServices(redis=client, users=AccountDirectory(client))
     init_verifier(app, verifier)
+    if config.revocation_push:
+        init_revocation_push(app, config.redis_url, leeway=config.clock_skew, metrics=metrics)
+    if config.introspect:
+        introspector = Introspector(
+            config.introspection_url, config.introspection_client_id, config.introspection_client_secret,
+            cache_ttl=config.introspection_cache_ttl,
+        )
+        init_introspection(app, introspector, metrics=metrics)
     register_error_handlers(app)
     app.register_blueprint(bp)
     return app

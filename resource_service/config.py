@@ -10,6 +10,7 @@ from shared.config import (
     DEFAULT_AUDIENCE,
     DEFAULT_ISSUER,
     ConfigError,
+    env_choice,
     env_http_url,
     env_int,
     env_redis_url,
@@ -34,6 +35,14 @@ class ResourceConfig:
     jwks_refetch_interval: int
     jwks_cache_ttl: int
     clock_skew: int
+    # REVOCATION_PUSH=redis: refuse the tokens of ended sessions as the auth service announces them.
+    revocation_push: bool = False
+    # REVOCATION_CHECK=introspect: ask the auth service about each token (cached introspection_cache_ttl s).
+    introspect: bool = False
+    introspection_url: str = ""
+    introspection_client_id: str = ""
+    introspection_client_secret: str = ""
+    introspection_cache_ttl: int = 5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ResourceConfig:
@@ -49,9 +58,12 @@ class ResourceConfig:
                 "JWT_ISSUER is required to find the keys in its metadata when neither "
                 "JWT_PUBLIC_KEY_FILE nor JWKS_URL is set"
             )
+        issuer = env_str(environ, "JWT_ISSUER", DEFAULT_ISSUER)
+        push = env_choice(environ, "REVOCATION_PUSH", ("off", "redis"))
+        introspect = env_choice(environ, "REVOCATION_CHECK", ("local", "introspect")) == "introspect"
         return cls(
             redis_url=env_redis_url(environ),
-            issuer=env_str(environ, "JWT_ISSUER", DEFAULT_ISSUER),
+            issuer=issuer,
             audience=env_str(environ, "JWT_AUDIENCE", DEFAULT_AUDIENCE),
             public_key_pems=tuple(read_file("JWT_PUBLIC_KEY_FILE", path) for path in key_files),
             jwks_url=jwks_url,
@@ -62,4 +74,11 @@ class ResourceConfig:
             # Known keys are refetched this often, so that a key removed upstream stops verifying.
             jwks_cache_ttl=env_int(environ, "JWKS_CACHE_TTL", 300, minimum=1, maximum=86_400),
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
+            revocation_push=push == "redis",
+            introspect=introspect,
+            introspection_url=(env_http_url(environ, "INTROSPECTION_URL") or issuer.rstrip("/") + "/introspect")
+            if introspect else "",
+            introspection_client_id=env_str(environ, "INTROSPECTION_CLIENT_ID") if introspect else "",
+            introspection_client_secret=env_str(environ, "INTROSPECTION_CLIENT_SECRET") if introspect else "",
+            introspection_cache_ttl=env_int(environ, "INTROSPECTION_CACHE_TTL", 5, maximum=60),
         )

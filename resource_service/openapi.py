@@ -29,6 +29,14 @@ USER_ID = {
 
 SCHEMAS: dict[str, Any] = {
     "User": USER_SCHEMA,
+    "Readiness": {
+        "type": "object",
+        "required": ["status", "revocation_push"],
+        "properties": {
+            "status": {"const": "ok"},
+            "revocation_push": {"enum": ["off", "connected", "disconnected"]},
+        },
+    },
     "UserPage": {
         "type": "object",
         "required": ["users", "next_cursor"],
@@ -128,6 +136,14 @@ PATHS: dict[str, Any] = {
             "summary": "Liveness: the process runs.",
             "responses": {
                 "200": {"description": "Running.", "content": json_content({"$ref": "#/components/schemas/Status"})}
+            },
+        }
+    },
+    "/readyz": {
+        "get": {
+            "summary": "Readiness: always, since tokens verify without Redis; says whether revocations are heard.",
+            "responses": {
+                "200": {"description": "Ready.", "content": json_content({"$ref": "#/components/schemas/Readiness"})}
             },
         }
     },

@@ -143,6 +143,15 @@ def init_verifier(app: Any, verifier: TokenVerifier) -> None:
     app.extensions["token_verifier"] = verifier
 
 
+TokenCheck = Callable[[str, dict[str, Any]], None]
+
+
+def add_token_check(app: Any, check: TokenCheck) -> None:
+    """Run `check(token, claims)` on every token that verified, before its scopes are looked at:
+    it raises InvalidTokenError to refuse one (a revoked session's, shared/revocation.py)."""
+    app.extensions.setdefault("token_checks", []).append(check)
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -156,7 +165,10 @@ def require_token(*scopes: str) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             verifier: TokenVerifier = current_app.extensions["token_verifier"]
-            claims = verifier.verify(bearer_token(request.headers.get("Authorization")))
+            token = bearer_token(request.headers.get("Authorization"))
+            claims = verifier.verify(token)
+            for check in current_app.extensions.get("token_checks", ()):
+                check(token, claims)
             granted = set(claims.get("scope", "").split())
             for scope in scopes:
                 if scope not in granted:

@@ -37,7 +37,10 @@ import redis
 from redis.cluster import RedisCluster
 
 from shared import redis_keys
-from shared.store import RedisClient
+from shared.errors import InvalidTokenError
+from shared.jwt import add_token_check
+from shared.metrics import Metrics
+from shared.store import RedisClient, connect_redis
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,49 @@ def publish_revocation(
     # Approximate trimming (~) drops whole macro-nodes: cheap, and keeps a little more.
     oldest_ms = int((time.time() - token_ttl - STREAM_SLACK) * 1000)
     client.xadd(redis_keys.revocations_key(), fields, minid=oldest_ms, approximate=True)  # type: ignore[arg-type]
+
+
+class RevocationPublisher:
+    """What the auth service tells resource services when sessions end (one XADD each).
+
+    Called right after the store ended the sessions. If Redis fails in between (or the
+    process dies), the sessions stay ended and only the push is lost: their access tokens
+    then live to their expiry at push-mode resource services, as they would without push.
+    That is logged and counted (`on_failure`); the request itself succeeded.
+    """
+
+    def __init__(
+        self,
+        client: RedisClient,
+        *,
+        token_ttl: int,
+        now: Callable[[], float] = time.time,
+        on_failure: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._redis = client
+        self._token_ttl = token_ttl
+        self._now = now
+        self._on_failure = on_failure
+
+    def sessions_ended(self, session_ids: Iterable[str]) -> None:
+        """These sessions ended (logout, revoke, reuse detected, eviction)."""
+        self._publish(sids=list(session_ids))
+
+    def user_sessions_ended(self, user_id: str, *, keep_sid: str = "", session_ids: Iterable[str] = ()) -> None:
+        """Every session of a user ended now but `keep_sid` (logout everywhere, a password change).
+
+        The cut-off refuses the user's tokens issued in an earlier second than now: `iat` has
+        whole seconds, and a login just after the cut-off, in the same second, must not be
+        refused. The sessions listed (those live just before the ending) cover that second.
+        """
+        self._publish(sids=list(session_ids), user_id=user_id, not_before=int(self._now()), keep_sid=keep_sid)
+
+    def _publish(self, **fields: Any) -> None:
+        try:
+            publish_revocation(self._redis, token_ttl=self._token_ttl, **fields)
+        except redis.RedisError as exc:
+            log.error("a revocation was not published (its tokens live to their expiry): %s", exc)
+            self._on_failure()
 
 
 def parse_entry(entry_id: bytes | str, fields: Mapping[bytes, bytes]) -> Revocation | None:
@@ -226,14 +272,16 @@ class RevocationListener:
         connect: Callable[[], RedisClient],
         deny_list: DenyList,
         *,
-        on_connected: Callable[[bool], None] = lambda connected: None,
+        on_state: Callable[[bool, int], None] = lambda connected, entries: None,
         block_ms: int = BLOCK_MS,
         max_backoff: float = MAX_BACKOFF,
     ) -> None:
-        """`connect()` makes the listener's own client, whose socket timeout outlasts `block_ms`."""
+        """`connect()` makes the listener's own client, whose socket timeout outlasts `block_ms`;
+        `on_state(connected, entries in the deny list)` hears of every change of either."""
         self.deny_list = deny_list
         self._connect = connect
-        self._on_connected = on_connected
+        self._on_state = on_state
+        self._reported = (False, -1)
         self._block_ms = block_ms
         self._max_backoff = max_backoff
         self._lock = threading.Lock()
@@ -269,9 +317,11 @@ class RevocationListener:
         self._pid = 0
 
     def _set_connected(self, connected: bool) -> None:
-        if connected != self.connected:
-            self.connected = connected
-            self._on_connected(connected)
+        self.connected = connected
+        state = (connected, len(self.deny_list))
+        if state != self._reported:
+            self._reported = state
+            self._on_state(*state)
 
     def _run(self) -> None:
         failures = 0
@@ -283,12 +333,12 @@ class RevocationListener:
                     client = self._connect()
                 # Non-blocking until the backlog is read, so the first catch-up ends as soon as it can.
                 count = self._read(client, block=self._block_ms if caught_up else None)
-                self._set_connected(True)
                 failures = 0
                 if not caught_up and count < READ_BATCH:
                     caught_up = True
                     self._first_read.set()
                 self.deny_list.prune()
+                self._set_connected(True)
             except redis.RedisError as exc:
                 if self.connected or failures == 0:
                     log.warning("revocation stream unreachable, verifying without it: %s", exc)
@@ -333,3 +383,39 @@ def _close(client: RedisClient) -> None:
                     node.redis_connection.connection_pool.disconnect()
     except redis.RedisError:
         pass
+
+
+# How long a request waits, once per worker, for the first catch-up: a worker started after a
+# revocation must not accept that session's tokens in its first milliseconds.
+FIRST_CATCH_UP_WAIT = 1.0
+
+
+def init_revocation_push(app: Any, redis_url: str, *, leeway: int, metrics: Metrics) -> RevocationListener:
+    """REVOCATION_PUSH=redis: refuse the tokens of ended sessions, as the stream tells them."""
+    deny_list = DenyList(leeway=leeway)
+    connected = metrics.gauge(
+        "revocation_push_connected",
+        "1 while the workers read the revocation stream; 0 when one cannot reach Redis (verifying without it)",
+        "livemin",
+    )
+    entries = metrics.gauge("revocation_deny_list_entries", "Ended sessions and cut-offs a worker holds", "livemax")
+    refused = metrics.counter("revocation_refused_total", "Access tokens refused because their session ended")
+
+    def report(is_connected: bool, size: int) -> None:
+        connected.set(int(is_connected))
+        entries.set(size)
+
+    listener = RevocationListener(
+        lambda: connect_redis(redis_url, socket_timeout=BLOCK_MS / 1000 + 5), deny_list, on_state=report
+    )
+
+    def refuse_revoked(token: str, claims: dict[str, Any]) -> None:
+        listener.wait_caught_up(FIRST_CATCH_UP_WAIT)
+        if deny_list.denies(claims):
+            refused.inc()
+            raise InvalidTokenError(SESSION_ENDED)
+
+    app.before_request(listener.ensure_started)
+    add_token_check(app, refuse_revoked)
+    app.extensions["revocation_listener"] = listener
+    return listener

@@ -35,7 +35,8 @@ def make_listener() -> Iterator[Callable[[str], RevocationListener]]:
     def make(url: str) -> RevocationListener:
         states: list[bool] = []
         listener = RevocationListener(
-            lambda: connect_redis(url, socket_timeout=5), DenyList(leeway=30), on_connected=states.append
+            lambda: connect_redis(url, socket_timeout=5), DenyList(leeway=30),
+            on_state=lambda connected, entries: states.append(connected),
         )
         listener.states = states  # type: ignore[attr-defined]
         listener.ensure_started()
@@ -124,7 +125,7 @@ def test_a_restart_of_redis_disconnects_and_the_listener_catches_up(tmp_path: Pa
         # Written before the listener is back: the resumed read from its last id brings it.
         publish_revocation(client, sids=["meanwhile"], token_ttl=TTL)
         assert eventually(lambda: denies_sid(listener, "meanwhile"))
-        assert listener.connected and listener.states[-2:] == [False, True]  # type: ignore[attr-defined]
+        assert listener.connected and False in listener.states and listener.states[-1]  # type: ignore[attr-defined]
         client.close()
     finally:
         server.stop()

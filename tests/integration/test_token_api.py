@@ -280,10 +280,14 @@ def test_metadata_describes_the_token_endpoint(client):
         "issuer": ISSUER,
         "token_endpoint": f"{ISSUER}/token",
         "jwks_uri": f"{ISSUER}/.well-known/jwks.json",
-        "scopes_supported": ["users:read", "users:write"],
+        "scopes_supported": ["users:read", "users:write", "introspect"],
         "response_types_supported": [],
         "grant_types_supported": ["password", "refresh_token", "client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint": f"{ISSUER}/revoke",
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint": f"{ISSUER}/introspect",
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
         "access_token_signing_alg_values_supported": ["RS256"],
     }
     jwks = client.get("/.well-known/jwks.json").json
