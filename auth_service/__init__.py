@@ -11,10 +11,12 @@ from auth_service.api import bp
 from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
 from auth_service.context import AuthServices
+from auth_service.email_api import init_email
 from auth_service.events import AuthEvents
 from auth_service.keys import load_key_ring
 from auth_service.passwords import PasswordHasher
 from auth_service.ratelimit import RateLimiter
+from auth_service.recovery import EmailVerification
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared import metrics
@@ -42,9 +44,11 @@ def create_app(config: AuthConfig | None = None) -> Flask:
         events.reuse(user_id, session_id)
         revocations.sessions_ended([session_id])
 
+    accounts = AccountStore(client, hasher, on_login=events.login)
+    limits = RateLimiter(client, config.rate_limits, on_limited=metrics.rate_limited)
     app.extensions["auth"] = AuthServices(
         redis=client,
-        accounts=AccountStore(client, hasher, on_login=events.login),
+        accounts=accounts,
         sessions=SessionStore(
             client,
             idle_ttl=config.refresh_token_ttl,
@@ -58,10 +62,12 @@ def create_app(config: AuthConfig | None = None) -> Flask:
             keys, issuer=config.issuer, audience=config.audience, ttl=config.access_token_ttl
         ),
         keys=keys,
-        limits=RateLimiter(client, config.rate_limits, on_limited=metrics.rate_limited),
+        limits=limits,
         revocations=revocations,
         events=events,
+        email=EmailVerification(client, required=config.email.require_verified) if config.email else None,
     )
+    init_email(app, config.email, client, accounts, limits)
     verifier = TokenVerifier(
         StaticKeys(keys.public_keys), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
     )

@@ -1,4 +1,4 @@
-"""Command line: serve, create-user, set-role, generate-key, create-client, revoke-client."""
+"""Command line: serve, mailer, create-user, set-role, generate-key, create-client, revoke-client."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 
 from auth_service.accounts import AccountStore, normalize_email
 from auth_service.clients import KNOWN_SCOPES, ClientStore
-from auth_service.config import AuthConfig, HashingConfig
+from auth_service.config import AuthConfig, EmailConfig, HashingConfig
 from auth_service.passwords import PasswordHasher
 from shared import redis_keys
 from shared.cli import run_command
-from shared.config import env_int, env_redis_url
+from shared.config import ConfigError, env_int, env_redis_url
 from shared.revocation import RevocationPublisher
-from shared.store import connect_redis
+from shared.store import RedisClient, connect_redis
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -25,6 +25,26 @@ def _serve(args: argparse.Namespace) -> int:
     from shared.serve import serve
 
     serve("auth_service.gunicorn_conf", lambda: create_app(AuthConfig.from_env()))
+    return 0
+
+
+def _mailer(args: argparse.Namespace) -> int:
+    import logging.config
+    import signal
+    import threading
+
+    from auth_service.mailer import Mailer
+    from shared.logs import logging_config
+
+    config = EmailConfig.from_env()
+    if config is None:
+        raise ConfigError("EMAIL is off: the mailer sends only with EMAIL=on (and SMTP_URL, MAIL_FROM, PUBLIC_URL)")
+    logging.config.dictConfig(logging_config("auth_service.mailer"))
+    client = connect_redis(env_redis_url(os.environ))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    Mailer(client, config, _accounts(client)).run(stop)
     return 0
 
 
@@ -37,9 +57,10 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-def _accounts() -> AccountStore:
+def _accounts(client: RedisClient | None = None) -> AccountStore:
     """The account store, configured by REDIS_URL and the ARGON2_* settings alone."""
-    return AccountStore(connect_redis(env_redis_url(os.environ)), PasswordHasher(HashingConfig.from_env()))
+    client = client or connect_redis(env_redis_url(os.environ))
+    return AccountStore(client, PasswordHasher(HashingConfig.from_env()))
 
 
 def _create_user(args: argparse.Namespace) -> int:
@@ -115,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auth_service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve with gunicorn in the foreground").set_defaults(run=_serve)
+    commands.add_parser("mailer", help="send the queued mails over SMTP (EMAIL=on), in the foreground").set_defaults(
+        run=_mailer
+    )
     create = commands.add_parser("create-user", help="create a user (an admin with --admin)")
     create.add_argument("email")
     create.add_argument("--admin", action="store_true", help="give the user the admin role")

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from auth_service.context import flows, no_store, services, token_response
+from auth_service.email_api import on_registered, openapi_document
 from auth_service.openapi import DOCUMENT
 from auth_service.tokens import is_session_id
 from shared.errors import InvalidRequestError, NotFoundError
@@ -31,6 +32,7 @@ def register() -> tuple[Response, int]:
     user = services().accounts.register(
         required_string(body, "email"), required_string(body, "password"), body.get("name")
     )
+    on_registered(user["email"])
     return jsonify(user), 201
 
 
@@ -121,4 +123,4 @@ def readyz() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(DOCUMENT)
+    return jsonify(openapi_document(DOCUMENT))

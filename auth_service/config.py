@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from urllib.parse import unquote, urlsplit
 
 from shared.config import (
     DEFAULT_AUDIENCE,
     DEFAULT_ISSUER,
     ConfigError,
+    env_http_url,
     env_int,
     env_redis_url,
     env_str,
@@ -19,6 +22,8 @@ from shared.config import (
 # `serve` listens on AUTH_HOST (default 127.0.0.1) and AUTH_PORT (default 8001).
 ADDRESS_PREFIX = "AUTH"
 DEFAULT_PORT = 8001
+
+SMTP_SECURITY = {"smtp": ("plain", 25), "smtps": ("tls", 465), "smtp+starttls": ("starttls", 587)}
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,80 @@ class RateLimitConfig:
         )
 
 
+def env_flag(environ: Mapping[str, str], name: str) -> bool:
+    """An on/off setting, off when unset."""
+    raw = environ.get(name, "").strip().lower()
+    if raw in ("", "off", "false", "0", "no"):
+        return False
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where mail goes: SMTP_URL, smtp:// (plain), smtps:// (implicit TLS) or smtp+starttls://."""
+
+    host: str
+    port: int
+    security: str  # plain, tls or starttls
+    username: str = ""
+    password: str = field(default="", repr=False)  # never in a log line or a traceback
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        parts = urlsplit(url)
+        if parts.scheme not in SMTP_SECURITY:
+            raise ConfigError(f"SMTP_URL must start with smtp://, smtps:// or smtp+starttls://, got {parts.scheme!r}")
+        security, default_port = SMTP_SECURITY[parts.scheme]
+        try:
+            port = parts.port or default_port
+        except ValueError:
+            raise ConfigError("SMTP_URL has a bad port") from None
+        if not parts.hostname or parts.path not in ("", "/") or parts.query:
+            raise ConfigError("SMTP_URL must be scheme://[user:password@]host[:port], nothing after it")
+        return cls(parts.hostname, port, security, unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    """Email verification and password reset by mail (EMAIL=on): the auth service queues, the mailer sends."""
+
+    smtp: SmtpConfig
+    mail_from: str
+    public_url: str  # the web page's origin (and path) that links point to
+    password_reset_ttl: int
+    verify_ttl: int
+    require_verified: bool
+    per_email_per_hour: int  # mails one address may be sent an hour, per flow, and a burst of 3; 0: no limit
+    per_address_per_minute: int  # requests a minute from one client address to these endpoints; 0: no limit
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> EmailConfig | None:
+        """None unless EMAIL=on; then every setting must be good (ConfigError names the first bad one)."""
+        require_verified = env_flag(environ, "REQUIRE_VERIFIED_EMAIL")
+        if not env_flag(environ, "EMAIL"):
+            if require_verified:
+                raise ConfigError("REQUIRE_VERIFIED_EMAIL=on needs EMAIL=on, or no one could ever log in")
+            return None
+        mail_from = env_str(environ, "MAIL_FROM")
+        if "@" not in parseaddr(mail_from)[1]:
+            raise ConfigError(f"MAIL_FROM must be an address like 'Auth <auth@example.com>', got {mail_from!r}")
+        public_url = env_http_url(environ, "PUBLIC_URL")
+        if public_url is None:
+            raise ConfigError("PUBLIC_URL is required with EMAIL=on (the page that mail links open)")
+        return cls(
+            smtp=SmtpConfig.from_url(env_str(environ, "SMTP_URL")),
+            mail_from=mail_from,
+            public_url=public_url.rstrip("/"),
+            password_reset_ttl=env_int(environ, "PASSWORD_RESET_TTL", 1800, minimum=1, maximum=86_400),
+            verify_ttl=env_int(environ, "EMAIL_VERIFY_TTL", 86_400, minimum=1, maximum=30 * 86_400),
+            require_verified=require_verified,
+            per_email_per_hour=env_int(environ, "MAIL_EMAIL_LIMIT", 6, maximum=3600),
+            per_address_per_minute=env_int(environ, "MAIL_ADDRESS_LIMIT", 10, maximum=60_000),
+        )
+
+
 @dataclass(frozen=True)
 class AuthConfig:
     redis_url: str
@@ -86,6 +165,7 @@ class AuthConfig:
     rate_limits: RateLimitConfig
     # Proxies in front of the service that append to X-Forwarded-For; 0: the socket's peer is the client.
     trusted_proxy_count: int
+    email: EmailConfig | None = None  # None: EMAIL off, the email endpoints are 404
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> AuthConfig:
@@ -109,4 +189,5 @@ class AuthConfig:
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
             rate_limits=RateLimitConfig.from_env(environ),
             trusted_proxy_count=env_int(environ, "TRUSTED_PROXY_COUNT", 0, maximum=10),
+            email=EmailConfig.from_env(environ),
         )

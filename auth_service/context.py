@@ -13,6 +13,7 @@ from auth_service.events import AuthEvents
 from auth_service.flows import AuthFlows, TokenPair
 from auth_service.keys import KeyRing
 from auth_service.ratelimit import RateLimiter
+from auth_service.recovery import EmailVerification
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared.revocation import RevocationPublisher
@@ -32,12 +33,13 @@ class AuthServices:
     limits: RateLimiter
     revocations: RevocationPublisher
     events: AuthEvents
+    email: EmailVerification | None = None  # None: EMAIL off
 
     @cached_property
     def flows(self) -> AuthFlows:
         """The use cases over these stores (derived, so a copy with another store gets its own)."""
         return AuthFlows(
-            self.accounts, self.sessions, self.clients, self.access_tokens, self.limits, self.revocations
+            self.accounts, self.sessions, self.clients, self.access_tokens, self.limits, self.revocations, self.email
         )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from auth_service.accounts import AccountStore, scope_for
 from auth_service.clients import ClientStore, narrow_scope
 from auth_service.ratelimit import RateLimiter
+from auth_service.recovery import EmailVerification
 from auth_service.sessions import IssuedRefresh, SessionStore
 from auth_service.tokens import AccessTokenIssuer, parse_refresh_token
 from shared.revocation import RevocationPublisher
@@ -56,6 +57,7 @@ class AuthFlows:
     access_tokens: AccessTokenIssuer
     limits: RateLimiter
     revocations: RevocationPublisher
+    email: EmailVerification | None = None  # None: EMAIL off, no `email_verified` claim
 
     def log_in(self, email: str, password: str, user_agent: str = "") -> TokenPair:
         """Check a password and open a session: POST /login, and /token with grant_type=password."""
@@ -63,6 +65,8 @@ class AuthFlows:
         self.limits.start_login(email)
         account = self.accounts.authenticate(email, password)
         self.limits.login_succeeded(email)
+        if self.email is not None:
+            self.email.check_login_allowed(account)
         issued = self.sessions.create(account["id"], account["password_hash"], user_agent)
         return self._user_pair(issued, account["email"], account.get("role", ""))
 
@@ -116,6 +120,13 @@ class AuthFlows:
         if end_other_sessions:
             self.revocations.user_sessions_ended(user_id, keep_sid=session_id, session_ids=live)
 
+    def reset_password(self, user_id: str, new_password: str) -> int:
+        """Set the password whatever it was and end every session (a reset link); how many ended."""
+        live = self._live_session_ids(user_id)
+        ended = self.accounts.change_password(user_id, new_password)
+        self.revocations.user_sessions_ended(user_id, session_ids=live)
+        return ended
+
     def authenticate_client(self, client_id: str, secret: str) -> None:
         """Check a service client's secret (InvalidClientError when wrong), for a grant that needs no client."""
         self.clients.authenticate(client_id, secret)
@@ -139,7 +150,8 @@ class AuthFlows:
         scope = scope_for(role)
         return TokenPair(
             access_token=self.access_tokens.issue(
-                subject=issued.user_id, email=email, scope=scope, session_id=issued.session_id
+                subject=issued.user_id, email=email, scope=scope, session_id=issued.session_id,
+                email_verified=self.email.is_verified(issued.user_id) if self.email is not None else None,
             ),
             token_type=BEARER,
             expires_in=self.access_tokens.ttl,

@@ -83,6 +83,14 @@ class RateLimiter:
             self._on_limited(action)
             raise RateLimitedError(_retry_after(wait_ms), f"too many {action} requests from this address")
 
+    def limit_subject(self, key: str, *, interval_ms: int, burst: int, scope: str, description: str) -> None:
+        """Count a request against any allowance kept like the per-address ones (a burst, then one per
+        interval) under `key`; RateLimitedError past it. The email flows limit addresses and emails so."""
+        wait_ms = int(self._address_limit(keys=[key], args=[self._now_ms(), max(1, interval_ms), burst]))
+        if wait_ms:
+            self._on_limited(scope)
+            raise RateLimitedError(_retry_after(wait_ms), description)
+
     def start_login(self, email: object) -> None:
         """Count a login attempt for an email before its password is checked; RateLimitedError
         while the email is locked. Call login_succeeded when the password was right."""

@@ -91,16 +91,22 @@ class AccessTokenIssuer:
         self.ttl = ttl
         self._now = now
 
-    def issue(self, *, subject: str, email: str, scope: str, session_id: str) -> str:
-        """A signed access token with the contract's claims (RFC 9068 §2.2)."""
-        return self._sign(subject, scope, {"sid": session_id, "email": email})
+    def issue(
+        self, *, subject: str, email: str, scope: str, session_id: str, email_verified: bool | None = None
+    ) -> str:
+        """A signed access token with the contract's claims (RFC 9068 §2.2); `email_verified` when
+        email is on (None: the claim is left out)."""
+        extra: dict[str, object] = {"sid": session_id, "email": email}
+        if email_verified is not None:
+            extra["email_verified"] = email_verified
+        return self._sign(subject, scope, extra)
 
     def issue_for_client(self, *, client_id: str, scope: str) -> str:
         """An access token for a service client itself (client credentials): no user, no session."""
         # RFC 9068 §2.2: with no resource owner, `sub` names the client; `client_id` says so too.
         return self._sign(client_id, scope, {"client_id": client_id})
 
-    def _sign(self, subject: str, scope: str, extra: dict[str, str]) -> str:
+    def _sign(self, subject: str, scope: str, extra: dict[str, object]) -> str:
         now = int(self._now())
         claims = {
             "iss": self.issuer,

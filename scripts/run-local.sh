@@ -2,6 +2,8 @@
 # `make run`: a local Redis (append-only, under ./var) and both services in the foreground.
 # Ctrl-C stops all three. Honours AUTH_PORT, RESOURCE_PORT, REDIS_PORT, and REDIS_URL
 # (set REDIS_URL to use a Redis of your own; then none is started here).
+# Email is on (EMAIL=off turns it off): a local SMTP sink on MAIL_PORT (default 1025) keeps
+# each mail in var/mail/ and prints its link, and the mailer process sends the queued mails to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,8 @@ REDIS_PORT="${REDIS_PORT:-6379}"
 export JWT_ISSUER="${JWT_ISSUER:-http://127.0.0.1:$AUTH_PORT}"
 export JWT_PRIVATE_KEY_FILE="${JWT_PRIVATE_KEY_FILE:-$PWD/var/jwt-key.pem}"
 mkdir -p var/redis
+export EMAIL="${EMAIL:-on}"
+MAIL_PORT="${MAIL_PORT:-1025}"
 
 pids=()
 stop_all() {
@@ -31,6 +35,20 @@ fi
 
 if [ ! -e "$JWT_PRIVATE_KEY_FILE" ]; then
   python -m auth_service generate-key "$JWT_PRIVATE_KEY_FILE"
+fi
+
+if [ "$EMAIL" = on ]; then
+  # Mail goes to the local sink unless SMTP_URL names a real server; links open the demo page.
+  if [ -z "${SMTP_URL:-}" ]; then
+    export SMTP_URL="smtp://127.0.0.1:$MAIL_PORT"
+    python scripts/mail_sink.py --port "$MAIL_PORT" --directory var/mail &
+    pids+=($!)
+  fi
+  export MAIL_FROM="${MAIL_FROM:-Auth service <auth@localhost.localdomain>}"
+  export PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:${WEB_PORT:-8003}}"
+  echo "mailer sending to $SMTP_URL (links under $PUBLIC_URL)"
+  python -m auth_service mailer &
+  pids+=($!)
 fi
 
 echo "auth service on http://127.0.0.1:$AUTH_PORT"

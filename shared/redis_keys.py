@@ -47,6 +47,32 @@ def address_limit_key(action: str, address: str) -> str:
     return f"limit:{{addr:{action}:{address}}}"
 
 
+def reset_token_key(user_id: str) -> str:
+    """String, expiring: SHA-256 of the account's one live password-reset token."""
+    return f"user:{{{user_id}}}:reset"
+
+
+def verify_token_key(user_id: str) -> str:
+    """String, expiring: SHA-256 of the account's one live email-verification token."""
+    return f"user:{{{user_id}}}:verify"
+
+
+def mail_queue_key() -> str:
+    """Sorted set: ids of the mails to send, scored by when each is due next (ms, Redis's clock)."""
+    return "{mail}:queue"
+
+
+def mail_job_key(job_id: str) -> str:
+    """Hash: one mail to send (flow, address, attempts, and the state of the attempt under way); the job id
+    names flow and address."""
+    return f"{{mail}}:job:{job_id}"
+
+
+def mail_limit_key(flow: str, email_digest: str) -> str:
+    """String: the next free slot (ms, GCRA) of one email address for one mail flow (reset, verify)."""
+    return f"limit:{{mail:{flow}:{email_digest}}}"
+
+
 def revocations_key() -> str:
     """Stream: one entry per ended session or user-wide cut-off (shared/revocation.py), trimmed to
     a token lifetime; its own hash tag, so on a cluster it is one slot that every resource worker

@@ -110,3 +110,31 @@ def test_redis_runs_with_the_compose_options(tmp_path):
         client.close()
     finally:
         server.stop()
+
+
+def test_the_mailer_sends_with_its_container_settings(tmp_path, redis_server, redis_client):
+    from auth_service.accounts import AccountStore
+    from auth_service.config import HashingConfig
+    from auth_service.mailqueue import MailQueue
+    from auth_service.passwords import PasswordHasher
+    from tests.e2e.test_email_e2e import MailerProcess
+    from tests.smtp import SmtpSink
+
+    sink = SmtpSink().start()
+    try:
+        # The mail catcher's address becomes the local SMTP server's; all else is the container's.
+        env = machine_env("mailer", REDIS_URL=redis_server.url, SMTP_URL=sink.url)
+        command = on_this_machine(container_command("mailer"), "mailer")
+        assert command[1:] == ["-m", "auth_service", "mailer"]
+        accounts = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)))
+        email = f"compose-{uuid.uuid4().hex[:12]}@example.com"
+        accounts.register(email, PASSWORD)
+        MailQueue(redis_client).enqueue("verify", email)
+        mailer = MailerProcess(env, tmp_path / "mailer.log").start()
+        try:
+            mail = sink.wait_for(email, "Confirm your email address")
+            assert mail.link.startswith(container_env("mailer")["PUBLIC_URL"] + "/verify-email?token=")
+        finally:
+            mailer.stop()
+    finally:
+        sink.stop()

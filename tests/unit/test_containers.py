@@ -251,3 +251,29 @@ def test_the_build_context_has_what_the_image_copies_and_no_local_state_or_keys(
     for local in (".venv/bin/python", "var/jwt-key.pem", "var/redis/appendonly.aof", ".git/HEAD",
                   "tests/conftest.py", "auth_service/__pycache__/api.cpython-311.pyc"):
         assert dockerignore_excludes(local), f"{local} would go into the build context"
+
+
+def test_the_mailer_runs_its_command_with_settings_it_reads_and_agrees_with_the_auth_service(compose, capsys):
+    from auth_service.config import EmailConfig, HashingConfig
+    from shared.config import env_redis_url
+
+    command = container_command("mailer")
+    assert module_commands(" ".join(command)) == [("auth_service", "mailer")]
+    with pytest.raises(SystemExit) as exit_info:
+        auth_main(["mailer", "--help"])
+    assert exit_info.value.code == 0
+    capsys.readouterr()
+
+    env = container_env("mailer")
+    environ = RecordingEnviron(env)
+    email = EmailConfig.from_env(environ)  # what `python -m auth_service mailer` reads
+    env_redis_url(environ)
+    HashingConfig.from_env(environ)
+    # The image's own settings are the auth service's (AUTH_PORT, ...); those compose sets are the mailer's.
+    assert email is not None and not sorted(set(compose_env(compose["services"]["mailer"])) - environ.read)
+    assert email == EmailConfig.from_env(container_env("auth")), "the auth service and the mailer disagree"
+    assert env["REDIS_URL"] == container_env("auth")["REDIS_URL"]
+    # It sends to the compose mail catcher, and holds no key.
+    assert email.smtp.host in compose["services"] and "image" in compose["services"][email.smtp.host]
+    assert not compose["services"]["mailer"].get("volumes")
+    assert compose["services"]["mailer"]["depends_on"]["redis"] == {"condition": "service_healthy"}
