@@ -195,3 +195,16 @@ def test_the_metadata_lists_both_endpoints(client) -> None:
     metadata = client.get("/.well-known/oauth-authorization-server").json
     assert metadata["revocation_endpoint"].endswith("/revoke")
     assert metadata["introspection_endpoint"].endswith("/introspect")
+
+
+def test_a_password_reset_by_email_link_is_pushed(make_auth_app, redis_client, introspector) -> None:
+    from auth_service.recovery import EmailTokenStore
+
+    client = make_auth_app(EMAIL="on", SMTP_URL="smtp://127.0.0.1:1", MAIL_FROM="auth@example.test",
+                           PUBLIC_URL="http://app.example.test").test_client()
+    pair = log_in(client)
+    claims = claims_of(client, introspector, pair["access_token"])
+    link_token = EmailTokenStore(redis_client, reset_ttl=60, verify_ttl=60).issue("reset", claims["sub"])
+    assert client.post("/password/reset", json={"token": link_token, "password": "a new passphrase"}).status_code == 204
+    assert introspect(client, introspector, pair["access_token"]).json == {"active": False}
+    assert refused_by_push(redis_client, claims)
