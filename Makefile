@@ -36,6 +36,7 @@ bench: $(STAMP) redis-server
 	@command -v wrk >/dev/null || { echo "wrk is missing: installing it with apt-get"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/revocation.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
