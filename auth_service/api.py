@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, jsonify, request
 
 from auth_service.context import flows, no_store, services, token_response
 from auth_service.email_api import on_registered, openapi_document
 from auth_service.openapi import DOCUMENT
+from auth_service.shapes import Credentials, PasswordChange, RefreshToken, Registration
 from auth_service.tokens import is_session_id
-from shared.errors import InvalidRequestError, NotFoundError
-from shared.http import json_body
+from shared.errors import NotFoundError
 from shared.jwt import require_token, token_claims
+from shared.shapes import parse_json
 
 bp = Blueprint("auth", __name__)
-
-
-def required_string(body: dict[str, Any], field: str) -> str:
-    """A field that must be present and a string."""
-    value = body.get(field)
-    if not isinstance(value, str):
-        raise InvalidRequestError(f"{field} is required and must be a string")
-    return value
 
 
 @bp.post("/register")
 def register() -> tuple[Response, int]:
     services().limits.limit_address("register", request.remote_addr)
-    body = json_body()
-    user = services().accounts.register(
-        required_string(body, "email"), required_string(body, "password"), body.get("name")
-    )
+    body = parse_json(Registration)
+    user = services().accounts.register(body.email, body.password, body.name)
     on_registered(user["email"])
     return jsonify(user), 201
 
@@ -39,22 +28,19 @@ def register() -> tuple[Response, int]:
 @bp.post("/login")
 def login() -> Response:
     services().limits.limit_address("login", request.remote_addr)
-    body = json_body()
-    email, password = required_string(body, "email"), required_string(body, "password")
-    return token_response(flows().log_in(email, password, request.headers.get("User-Agent", "")))
+    body = parse_json(Credentials)
+    return token_response(flows().log_in(body.email, body.password, request.headers.get("User-Agent", "")))
 
 
 @bp.post("/refresh")
 def refresh() -> Response:
     services().limits.limit_address("refresh", request.remote_addr)
-    body = json_body()
-    return token_response(flows().refresh(required_string(body, "refresh_token")))
+    return token_response(flows().refresh(parse_json(RefreshToken).refresh_token))
 
 
 @bp.post("/logout")
 def logout() -> tuple[str, int]:
-    body = json_body()
-    flows().log_out(required_string(body, "refresh_token"))
+    flows().log_out(parse_json(RefreshToken).refresh_token)
     return "", 204
 
 
@@ -88,16 +74,12 @@ def delete_session(session_id: str) -> tuple[str, int]:
 @require_token()
 def change_password() -> tuple[str, int]:
     """Change one's password; the other sessions end unless `revoke_other_sessions` is false."""
-    body = json_body()
+    body = parse_json(PasswordChange)
     claims = token_claims()
-    end_others = body.get("revoke_other_sessions", True)
-    if not isinstance(end_others, bool):
-        raise InvalidRequestError("revoke_other_sessions must be true or false")
-    current_password, new_password = required_string(body, "current_password"), required_string(body, "new_password")
     services().limits.limit_address("login", request.remote_addr)
     flows().change_password(
-        claims["sub"], claims.get("email"), claims.get("sid", ""), current_password, new_password,
-        end_other_sessions=end_others,
+        claims["sub"], claims.get("email"), claims.get("sid", ""), body.current_password, body.new_password,
+        end_other_sessions=body.revoke_other_sessions,
     )
     return "", 204
 

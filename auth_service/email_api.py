@@ -23,9 +23,10 @@ from auth_service.openapi import DOCUMENT
 from auth_service.passwords import check_password_rules
 from auth_service.ratelimit import RateLimiter, address_subject
 from auth_service.recovery import EmailTokenError, EmailTokenStore
+from auth_service.shapes import EmailAddress, EmailToken, PasswordReset
 from shared import redis_keys
-from shared.errors import InvalidCredentialsError, InvalidRequestError
-from shared.http import json_body
+from shared.errors import InvalidCredentialsError
+from shared.shapes import parse_json
 from shared.store import RedisClient
 
 bp = Blueprint("email", __name__)
@@ -89,13 +90,6 @@ def openapi_document(document: dict[str, Any]) -> dict[str, Any]:
 
 # The endpoints.
 
-def _required_string(body: dict[str, Any], field: str) -> str:
-    value = body.get(field)
-    if not isinstance(value, str):
-        raise InvalidRequestError(f"{field} is required and must be a string")
-    return value
-
-
 def _limit_address() -> None:
     """All four endpoints share one allowance per client address (MAIL_ADDRESS_LIMIT a minute)."""
     svc = _services()
@@ -108,11 +102,11 @@ def _limit_address() -> None:
         )
 
 
-def _queue_mail(flow: str, body: dict[str, Any]) -> tuple[Response, int]:
+def _queue_mail(flow: str, body: EmailAddress) -> tuple[Response, int]:
     """Queue the `flow` mail for the body's `email`, throttled per address and per email; 202 `{}`
     whether or not an account has that email."""
     svc = _services()
-    email = normalize_email(_required_string(body, "email"))
+    email = normalize_email(body.email)
     per_hour = svc.config.per_email_per_hour
     if per_hour:
         # Keyed by the address whether or not an account has it: a 429 tells nothing either.
@@ -128,16 +122,16 @@ def _queue_mail(flow: str, body: dict[str, Any]) -> tuple[Response, int]:
 @bp.post("/password/forgot")
 def forgot_password() -> tuple[Response, int]:
     _limit_address()
-    return _queue_mail("reset", json_body())
+    return _queue_mail("reset", parse_json(EmailAddress))
 
 
 @bp.post("/password/reset")
 def reset_password() -> tuple[str, int]:
     """Spend a reset link's token: set the password and end every session of the account."""
     _limit_address()
-    body = json_body()
-    token = _required_string(body, "token")
-    password = check_password_rules(_required_string(body, "password"))  # a bad one spends no token
+    body = parse_json(PasswordReset)
+    token = body.token
+    password = check_password_rules(body.password)  # a bad one spends no token
     user_id = _services().tokens.spend("reset", token)
     try:
         ended = flows().reset_password(user_id, password)  # and tells resource services (revocation push)
@@ -154,7 +148,7 @@ def reset_password() -> tuple[str, int]:
 @bp.post("/email/verify")
 def verify_email() -> tuple[str, int]:
     _limit_address()
-    user_id = _services().tokens.spend("verify", _required_string(json_body(), "token"))
+    user_id = _services().tokens.spend("verify", parse_json(EmailToken).token)
     security_log.info("email verified: user %s", user_id,
                       extra={"fields": {"event": "email_verified", "user_id": user_id}})
     return "", 204
@@ -163,4 +157,4 @@ def verify_email() -> tuple[str, int]:
 @bp.post("/email/verify/resend")
 def resend_verification() -> tuple[Response, int]:
     _limit_address()
-    return _queue_mail("verify", json_body())
+    return _queue_mail("verify", parse_json(EmailAddress))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from auth_service.clients import INTROSPECT_SCOPE, KNOWN_SCOPES, Client
 from auth_service.context import flows, no_store, services, token_response
+from auth_service.shapes import GrantType
 from auth_service.tokens import parse_refresh_token
 from shared.errors import (
     InsufficientScopeError,
@@ -31,7 +32,7 @@ from shared.jwt import TokenVerifier, bearer_token
 
 bp = Blueprint("oauth", __name__)
 
-GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+GRANT_TYPES: tuple[str, ...] = get_args(GrantType)
 # `none`: the password and refresh_token grants need no client authentication, as /login does not.
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 FORM_TYPE = "application/x-www-form-urlencoded"

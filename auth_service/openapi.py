@@ -4,165 +4,60 @@ from __future__ import annotations
 
 from typing import Any
 
+from auth_service.shapes import (
+    ClientToken,
+    Credentials,
+    Introspection,
+    Jwks,
+    PasswordChange,
+    RefreshToken,
+    Registration,
+    ServerMetadata,
+    Sessions,
+    TokenOfInterest,
+    TokenPairAnswer,
+    TokenRequest,
+)
 from shared.openapi import (
     BEARER,
     METRICS,
     RATE_LIMITED,
     RETRY_AFTER,
     THIS_DOCUMENT,
-    USER_SCHEMA,
     body_errors,
     document,
     error_answer,
     json_body,
     json_content,
     ref,
+    schema_ref,
 )
+from shared.shapes import Status, User, component_schemas
 
 NO_STORE = {
     "Cache-Control": {"required": True, "schema": {"const": "no-store"}},
 }
 
-SCHEMAS: dict[str, Any] = {
-    "User": USER_SCHEMA,
-    "Registration": {
-        "type": "object",
-        "required": ["email", "password"],
-        "examples": [{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada Lovelace"}],
-        "properties": {
-            "email": {"type": "string", "format": "email", "maxLength": 254},
-            "password": {
-                "type": "string",
-                "minLength": 8,
-                "maxLength": 1024,
-                "description": "At least 8 characters and at most 1024 bytes of UTF-8; never truncated.",
-            },
-            "name": {
-                "type": ["string", "null"],
-                "maxLength": 200,
-                "description": "Printable characters only (no control or format characters).",
-            },
-        },
-    },
-    "Credentials": {
-        "type": "object",
-        "required": ["email", "password"],
-        "examples": [{"email": "ada@example.com", "password": "correct horse battery"}],
-        "properties": {"email": {"type": "string"}, "password": {"type": "string"}},
-    },
-    "RefreshToken": {
-        "type": "object",
-        "required": ["refresh_token"],
-        "properties": {"refresh_token": {"type": "string", "description": "Opaque to clients."}},
-    },
-    "TokenPair": {
-        "type": "object",
-        "description": "RFC 6749 §5.1 token answer.",
-        "required": ["access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in", "scope"],
-        "properties": {
-            "access_token": {"type": "string", "description": "RS256 JWS, header typ at+jwt (RFC 9068)."},
-            "token_type": {"const": "Bearer"},
-            "expires_in": {"type": "integer", "minimum": 0},
-            "refresh_token": {"type": "string", "description": "Works once; a refresh spends it."},
-            "refresh_expires_in": {"type": "integer", "minimum": 0},
-            "scope": {"type": "string", "description": "Space-separated scopes of the access token."},
-        },
-    },
-    "PasswordChange": {
-        "type": "object",
-        "required": ["current_password", "new_password"],
-        "properties": {
-            "current_password": {"type": "string"},
-            "new_password": {"type": "string", "minLength": 8, "maxLength": 1024},
-            "revoke_other_sessions": {"type": "boolean", "default": True},
-        },
-    },
-    "TokenRequest": {
-        "type": "object",
-        "description": "RFC 6749 §4.3, §4.4 and §6 parameters; client credentials by HTTP Basic or here.",
-        "required": ["grant_type"],
-        "properties": {
-            "grant_type": {"enum": ["password", "refresh_token", "client_credentials"]},
-            "username": {"type": "string"},
-            "password": {"type": "string"},
-            "refresh_token": {"type": "string"},
-            "scope": {"type": "string"},
-            "client_id": {"type": "string"},
-            "client_secret": {"type": "string"},
-        },
-    },
-    "ClientToken": {
-        "type": "object",
-        "description": "RFC 6749 §4.4.3: an access token, no refresh token.",
-        "required": ["access_token", "token_type", "expires_in", "scope"],
-        "properties": {
-            "access_token": {"type": "string"},
-            "token_type": {"const": "Bearer"},
-            "expires_in": {"type": "integer", "minimum": 0},
-            "scope": {"type": "string"},
-        },
-    },
-    "Sessions": {
-        "type": "object",
-        "required": ["sessions"],
-        "properties": {
-            "sessions": {
-                "type": "array",
-                "description": "The caller's live sessions, oldest first.",
-                "items": {
-                    "type": "object",
-                    "required": ["id", "created_at", "last_used_at", "user_agent", "current"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "created_at": {"type": "string", "format": "date-time"},
-                        "last_used_at": {"type": "string", "format": "date-time"},
-                        "user_agent": {"type": "string"},
-                        "current": {"type": "boolean", "description": "The session of the token used."},
-                    },
-                },
-            }
-        },
-    },
-    "Jwks": {
-        "type": "object",
-        "description": "RFC 7517 key set: every key that may still verify a live access token.",
-        "required": ["keys"],
-        "properties": {
-            "keys": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "required": ["kty", "kid", "alg", "use", "n", "e"],
-                    "properties": {
-                        "kty": {"const": "RSA"},
-                        "kid": {"type": "string"},
-                        "alg": {"const": "RS256"},
-                        "use": {"const": "sig"},
-                        "n": {"type": "string"},
-                        "e": {"type": "string"},
-                    },
-                },
-            }
-        },
-    },
-}
+SCHEMAS = component_schemas(
+    User, Registration, Credentials, RefreshToken, TokenPairAnswer, PasswordChange, TokenRequest, ClientToken,
+    Sessions, Jwks, ServerMetadata, TokenOfInterest, Introspection,
+)
 
 TOKEN_PAIR = {
     "description": "A token pair.",
     "headers": NO_STORE,
-    "content": json_content({"$ref": "#/components/schemas/TokenPair"}),
+    "content": json_content(TokenPairAnswer),
 }
 
 PATHS: dict[str, Any] = {
     "/register": {
         "post": {
             "summary": "Create an account with the role `user`.",
-            "requestBody": json_body({"$ref": "#/components/schemas/Registration"}),
+            "requestBody": json_body(Registration),
             "responses": {
                 "201": {
                     "description": "The new account.",
-                    "content": json_content({"$ref": "#/components/schemas/User"}),
+                    "content": json_content(User),
                 },
                 **body_errors(),
                 "409": error_answer("This email is registered already.", "email_taken"),
@@ -174,7 +69,7 @@ PATHS: dict[str, Any] = {
     "/login": {
         "post": {
             "summary": "Log in: a new session and its first token pair.",
-            "requestBody": json_body({"$ref": "#/components/schemas/Credentials"}),
+            "requestBody": json_body(Credentials),
             "responses": {
                 "200": TOKEN_PAIR,
                 **body_errors(),
@@ -193,7 +88,7 @@ PATHS: dict[str, Any] = {
             "summary": "Spend a refresh token for a new pair (RFC 6749 §6).",
             "description": "Within REFRESH_REUSE_GRACE seconds of its first use the same token answers with the "
             "same new refresh token; later, its whole session is revoked.",
-            "requestBody": json_body({"$ref": "#/components/schemas/RefreshToken"}),
+            "requestBody": json_body(RefreshToken),
             "responses": {
                 "200": TOKEN_PAIR,
                 **body_errors(),
@@ -211,7 +106,7 @@ PATHS: dict[str, Any] = {
     "/logout": {
         "post": {
             "summary": "Revoke the session of a refresh token (idempotent).",
-            "requestBody": json_body({"$ref": "#/components/schemas/RefreshToken"}),
+            "requestBody": json_body(RefreshToken),
             "responses": {"204": {"description": "The session is revoked, or there was none."},
                           **body_errors(), "503": ref("Unavailable")},
         }
@@ -232,7 +127,7 @@ PATHS: dict[str, Any] = {
                 "200": {
                     "description": "The sessions.",
                     "headers": NO_STORE,
-                    "content": json_content({"$ref": "#/components/schemas/Sessions"}),
+                    "content": json_content(Sessions),
                 },
                 "401": ref("InvalidToken"),
                 "503": ref("Unavailable"),
@@ -256,7 +151,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "The public keys that verify access tokens (RFC 7517).",
             "responses": {
-                "200": {"description": "The key set.", "content": json_content({"$ref": "#/components/schemas/Jwks"})}
+                "200": {"description": "The key set.", "content": json_content(Jwks)}
             },
         }
     },
@@ -264,7 +159,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Liveness: the process runs.",
             "responses": {
-                "200": {"description": "Running.", "content": json_content({"$ref": "#/components/schemas/Status"})}
+                "200": {"description": "Running.", "content": json_content(Status)}
             },
         }
     },
@@ -272,7 +167,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Readiness: Redis answers.",
             "responses": {
-                "200": {"description": "Ready.", "content": json_content({"$ref": "#/components/schemas/Status"})},
+                "200": {"description": "Ready.", "content": json_content(Status)},
                 "503": ref("Unavailable"),
             },
         }
@@ -281,7 +176,7 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Change the caller's password; the other sessions end unless revoke_other_sessions is false.",
             "security": BEARER,
-            "requestBody": json_body({"$ref": "#/components/schemas/PasswordChange"}),
+            "requestBody": json_body(PasswordChange),
             "responses": {
                 "204": {"description": "Changed."},
                 **body_errors(),
@@ -298,15 +193,15 @@ PATHS: dict[str, Any] = {
             "requestBody": {
                 "required": True,
                 "content": {
-                    "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}
+                    "application/x-www-form-urlencoded": {"schema": schema_ref(TokenRequest)}
                 },
             },
             "responses": {
                 "200": {
                     "description": "A token pair, or an access token alone for client credentials.",
                     "headers": NO_STORE,
-                    "content": json_content({"oneOf": [{"$ref": "#/components/schemas/TokenPair"},
-                                                       {"$ref": "#/components/schemas/ClientToken"}]}),
+                    "content": json_content({"oneOf": [schema_ref(TokenPairAnswer),
+                                                       schema_ref(ClientToken)]}),
                 },
                 "400": error_answer("RFC 6749 §5.2.", "invalid_request", "unsupported_grant_type",
                                     "invalid_scope", "invalid_grant"),
@@ -324,11 +219,7 @@ PATHS: dict[str, Any] = {
                        "own bearer or a service client). 200 for any token unknown, expired or already revoked.",
             "requestBody": {
                 "required": True,
-                "content": {"application/x-www-form-urlencoded": {"schema": {
-                    "type": "object",
-                    "required": ["token"],
-                    "properties": {"token": {"type": "string"}, "token_type_hint": {"type": "string"}},
-                }}},
+                "content": {"application/x-www-form-urlencoded": {"schema": schema_ref(TokenOfInterest)}},
             },
             "responses": {
                 "200": {"description": "Revoked, or nothing to revoke.", "headers": NO_STORE},
@@ -346,30 +237,11 @@ PATHS: dict[str, Any] = {
             "summary": "RFC 7662 introspection, for service clients with the scope `introspect` (HTTP Basic).",
             "requestBody": {
                 "required": True,
-                "content": {"application/x-www-form-urlencoded": {"schema": {
-                    "type": "object",
-                    "required": ["token"],
-                    "properties": {"token": {"type": "string"}, "token_type_hint": {"type": "string"}},
-                }}},
+                "content": {"application/x-www-form-urlencoded": {"schema": schema_ref(TokenOfInterest)}},
             },
             "responses": {
-                "200": {
-                    "description": "`active` true with the token's claims, or `{\"active\": false}` alone.",
-                    "headers": NO_STORE,
-                    "content": json_content({
-                        "type": "object",
-                        "required": ["active"],
-                        "properties": {
-                            "active": {"type": "boolean"},
-                            "sub": {"type": "string"},
-                            "scope": {"type": "string"},
-                            "exp": {"type": "integer"},
-                            "iat": {"type": "integer"},
-                            "sid": {"type": "string"},
-                            "token_type": {"enum": ["Bearer", "DPoP"]},
-                        },
-                    }),
-                },
+                "200": {"description": "Whether the token is active.", "headers": NO_STORE,
+                        "content": json_content(Introspection)},
                 "400": error_answer("No token, or a parameter given twice.", "invalid_request"),
                 "401": error_answer("No client, an unknown one, or a wrong secret.", "invalid_client",
                                     headers={"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}),
@@ -385,10 +257,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": {
                     "description": "The metadata.",
-                    "content": json_content({
-                        "type": "object",
-                        "required": ["issuer", "token_endpoint", "jwks_uri", "grant_types_supported"],
-                    }),
+                    "content": json_content(ServerMetadata),
                 }
             },
         }

@@ -8,19 +8,18 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from resource_service.openapi import DOCUMENT
+from resource_service.shapes import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Rename
 from shared.accounts import check_name
 from shared.directory import AccountDirectory, is_cursor, is_user_id
 from shared.errors import InsufficientScopeError, InvalidRequestError, NotFoundError
-from shared.http import json_body
 from shared.jwt import require_token, token_claims
+from shared.shapes import parse_json
 from shared.store import RedisClient
 
 bp = Blueprint("resource", __name__)
 
 READ_SCOPE = "users:read"
 WRITE_SCOPE = "users:write"
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -90,12 +89,7 @@ def update_user(user_id: str) -> Response:
     # lookup, so that a caller without the scope learns nothing about which ids exist.
     if user_id != claims["sub"] and WRITE_SCOPE not in claims.get("scope", "").split():
         raise InsufficientScopeError(WRITE_SCOPE)
-    body = json_body()
-    if set(body) != {"name"}:
-        raise InvalidRequestError("the body must be {\"name\": <string>} and nothing else")
-    if not isinstance(body["name"], str):
-        raise InvalidRequestError("name must be a string")
-    name = check_name(body["name"])
+    name = check_name(parse_json(Rename).name)
     if not is_user_id(user_id):
         raise NotFoundError("no such user")
     return user_or_404(services().users.update_name(user_id, name))

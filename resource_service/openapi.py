@@ -4,73 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.directory import CURSOR
+from resource_service.shapes import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Me, Readiness, Rename, UserPage
+from shared import directory
 from shared.openapi import (
     BEARER,
     METRICS,
     THIS_DOCUMENT,
-    USER_ID_PATTERN,
-    USER_SCHEMA,
     body_errors,
     document,
     json_body,
     json_content,
     ref,
 )
+from shared.shapes import Status, User, component_schemas
 
-USER = {"description": "One account.", "content": json_content({"$ref": "#/components/schemas/User"})}
+USER = {"description": "One account.", "content": json_content(User)}
+# What an operation on one account may answer besides its own errors.
+ACCOUNT_ANSWERS = {
+    "401": ref("InvalidToken"),
+    "403": ref("InsufficientScope"),
+    "404": ref("NotFound"),
+    "503": ref("Unavailable"),
+}
 USER_ID = {
     "name": "user_id",
     "in": "path",
     "required": True,
     "schema": {"type": "string", "examples": ["4f1c2a7e9b8d4c3fa2e1d0c9b8a7f6e5"]},
-    "description": f"An account id ({USER_ID_PATTERN}); anything else is 404.",
+    "description": f"An account id (^{directory.USER_ID}$); anything else is 404.",
 }
 
-SCHEMAS: dict[str, Any] = {
-    "User": USER_SCHEMA,
-    "Readiness": {
-        "type": "object",
-        "required": ["status", "revocation_push"],
-        "properties": {
-            "status": {"const": "ok"},
-            "revocation_push": {"enum": ["off", "connected", "disconnected"]},
-        },
-    },
-    "UserPage": {
-        "type": "object",
-        "required": ["users", "next_cursor"],
-        "properties": {
-            "users": {"type": "array", "items": {"$ref": "#/components/schemas/User"}},
-            "next_cursor": {
-                "type": ["string", "null"],
-                "description": "Pass as `cursor` for the next page; null on the last page.",
-            },
-        },
-    },
-    "Rename": {
-        "type": "object",
-        "required": ["name"],
-        "examples": [{"name": "Ada Lovelace"}],
-        "additionalProperties": False,
-        "properties": {
-            "name": {
-                "type": "string",
-                "maxLength": 200,
-                "description": "Printable characters only (no control or format characters).",
-            }
-        },
-    },
-    "Me": {
-        "type": "object",
-        "required": ["id", "email", "scope"],
-        "properties": {
-            "id": {"type": "string"},
-            "email": {"type": ["string", "null"]},
-            "scope": {"type": "string"},
-        },
-    },
-}
+SCHEMAS = component_schemas(User, UserPage, Rename, Me, Readiness)
 
 PATHS: dict[str, Any] = {
     "/users": {
@@ -78,13 +42,13 @@ PATHS: dict[str, Any] = {
             "summary": "A page of accounts in registration order. Needs the scope `users:read`.",
             "security": BEARER,
             "parameters": [
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200,
-                                                            "default": 50}},
-                {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": f"^{CURSOR}$"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                                                            "default": DEFAULT_PAGE_SIZE}},
+                {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": f"^{directory.CURSOR}$"},
                  "description": "The `next_cursor` of the page before."},
             ],
             "responses": {
-                "200": {"description": "The page.", "content": json_content({"$ref": "#/components/schemas/UserPage"})},
+                "200": {"description": "The page.", "content": json_content(UserPage)},
                 "400": ref("InvalidRequest"),
                 "414": ref("UriTooLong"),
                 "401": ref("InvalidToken"),
@@ -98,27 +62,14 @@ PATHS: dict[str, Any] = {
             "summary": "One account. Needs the scope `users:read`.",
             "security": BEARER,
             "parameters": [USER_ID],
-            "responses": {
-                "200": USER,
-                "401": ref("InvalidToken"),
-                "403": ref("InsufficientScope"),
-                "404": ref("NotFound"),
-                "503": ref("Unavailable"),
-            },
+            "responses": {"200": USER, **ACCOUNT_ANSWERS},
         },
         "patch": {
             "summary": "Rename an account: one's own, or anyone's with the scope `users:write`.",
             "security": BEARER,
             "parameters": [USER_ID],
-            "requestBody": json_body({"$ref": "#/components/schemas/Rename"}),
-            "responses": {
-                "200": USER,
-                **body_errors(),
-                "401": ref("InvalidToken"),
-                "403": ref("InsufficientScope"),
-                "404": ref("NotFound"),
-                "503": ref("Unavailable"),
-            },
+            "requestBody": json_body(Rename),
+            "responses": {"200": USER, **body_errors(), **ACCOUNT_ANSWERS},
         },
     },
     "/me": {
@@ -126,7 +77,7 @@ PATHS: dict[str, Any] = {
             "summary": "The caller, from the access token alone (no store is read).",
             "security": BEARER,
             "responses": {
-                "200": {"description": "The caller.", "content": json_content({"$ref": "#/components/schemas/Me"})},
+                "200": {"description": "The caller.", "content": json_content(Me)},
                 "401": ref("InvalidToken"),
             },
         }
@@ -135,7 +86,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Liveness: the process runs.",
             "responses": {
-                "200": {"description": "Running.", "content": json_content({"$ref": "#/components/schemas/Status"})}
+                "200": {"description": "Running.", "content": json_content(Status)}
             },
         }
     },
@@ -143,7 +94,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Readiness: always, since tokens verify without Redis; says whether revocations are heard.",
             "responses": {
-                "200": {"description": "Ready.", "content": json_content({"$ref": "#/components/schemas/Readiness"})}
+                "200": {"description": "Ready.", "content": json_content(Readiness)}
             },
         }
     },

@@ -1,49 +1,22 @@
 """What both services' OpenAPI 3.1 documents share: the error shape, error answers, the bearer scheme.
 
-Each service's document is a plain dict in its own `openapi.py`, served at `GET /openapi.json`;
-tests/integration/test_openapi.py holds it to the app's routes and fuzzes the app against it.
+Each service's document is built in its own `openapi.py` and served at `GET /openapi.json`: the
+operations are written there, the schemas come from the shapes (shared/shapes.py) the handlers
+validate with. tests/integration/test_openapi.py holds it to the app's routes and fuzzes the app
+against it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared import directory
+from pydantic import BaseModel
+
+from shared.shapes import Error, Status, component_schemas
 
 OPENAPI_VERSION = "3.1.0"
 
 JSON = "application/json"
-
-ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "RFC 6749 §5.2 error shape, used by every error answer (404, 405, 413, 415 and 500 too).",
-    "required": ["error", "error_description"],
-    "properties": {
-        "error": {"type": "string", "description": "A code from the contract's error table."},
-        "error_description": {"type": "string", "minLength": 1, "description": "Human-readable text."},
-    },
-}
-
-USER_ID_PATTERN = f"^{directory.USER_ID}$"
-
-USER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "The public fields of an account.",
-    "required": ["id", "email", "name", "created_at"],
-    "additionalProperties": False,
-    "properties": {
-        "id": {"type": "string", "pattern": USER_ID_PATTERN},
-        "email": {"type": "string", "description": "Trimmed, NFKC-normalised and lower-cased."},
-        "name": {"type": "string", "maxLength": 200},
-        "created_at": {"type": "string", "format": "date-time"},
-    },
-}
-
-STATUS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["status"],
-    "properties": {"status": {"const": "ok"}},
-}
 
 # Header objects (OpenAPI 3.1 §4.8.21) for the challenges and hints error answers carry.
 WWW_AUTHENTICATE = {
@@ -58,11 +31,16 @@ RETRY_AFTER = {
 }
 
 
+def schema_ref(shape: type[BaseModel]) -> dict[str, str]:
+    """A reference to a shape's schema among the document's components."""
+    return {"$ref": f"#/components/schemas/{shape.__name__}"}
+
+
 def error_answer(description: str, *codes: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     """A response object: the error shape with `error` one of `codes`."""
     schema = {
         "allOf": [
-            {"$ref": "#/components/schemas/Error"},
+            schema_ref(Error),
             {"properties": {"error": {"enum": list(codes)}}},
         ]
     }
@@ -112,14 +90,14 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/responses/{name}"}
 
 
-def json_content(schema: dict[str, Any]) -> dict[str, Any]:
-    """A `content` map of one JSON schema."""
-    return {JSON: {"schema": schema}}
+def json_content(schema: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
+    """A `content` map of one JSON schema, or of a shape's."""
+    return {JSON: {"schema": schema_ref(schema) if isinstance(schema, type) else schema}}
 
 
-def json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    """A required JSON request body."""
-    return {"required": True, "content": json_content(schema)}
+def json_body(shape: type[BaseModel]) -> dict[str, Any]:
+    """A required JSON request body of a shape."""
+    return {"required": True, "content": json_content(shape)}
 
 
 def body_errors() -> dict[str, Any]:
@@ -160,7 +138,7 @@ def document(title: str, description: str, paths: dict[str, Any], schemas: dict[
         "info": {"title": title, "version": "1", "description": description + UNREADABLE},
         "paths": paths,
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA, "Status": STATUS_SCHEMA, **schemas},
+            "schemas": {**component_schemas(Error, Status), **schemas},
             "responses": COMMON_RESPONSES,
             "securitySchemes": {
                 "bearerAuth": {

@@ -15,18 +15,15 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.definitions import OPENAPI_31  # the OpenAPI 3.1 meta-schema
 
-from auth_service import create_app as create_auth_app
 from auth_service.accounts import AccountStore
-from auth_service.config import AuthConfig, HashingConfig
+from auth_service.config import HashingConfig
 from auth_service.openapi import DOCUMENT as AUTH_DOCUMENT
 from auth_service.passwords import PasswordHasher
-from resource_service import create_app as create_resource_app
-from resource_service.config import ResourceConfig
 from resource_service.openapi import DOCUMENT as RESOURCE_DOCUMENT
 from resource_service.openapi import USER_ID
 from shared import directory, redis_keys
-from tests.conftest import CHEAP_ARGON2_ENV, NO_LIMITS, write_private_key, write_public_key
-from tests.jwt_forge import AUDIENCE, ISSUER, make_claims, sign
+from tests.conftest import NO_LIMITS
+from tests.jwt_forge import make_claims, sign
 
 # A fixed seed and 25 examples per operation in `make test`; FUZZ_EXAMPLES=1000 for a deeper run by hand
 # (random, not derandomized, when set).
@@ -36,24 +33,13 @@ FLASK_ONLY_METHODS = {"HEAD", "OPTIONS"}  # Flask answers these for every route 
 
 
 @pytest.fixture
-def auth_app(redis_client, redis_server, tmp_path, rsa_private_key):
-    key_file = write_private_key(rsa_private_key, tmp_path / "signing.pem")
-    app = create_auth_app(AuthConfig.from_env({
-        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **CHEAP_ARGON2_ENV, **NO_LIMITS,
-    }))
-    yield app
-    app.extensions["auth"].redis.close()
+def auth_app(make_auth_app):
+    return make_auth_app(**NO_LIMITS)
 
 
 @pytest.fixture
-def resource_app(redis_client, redis_server, tmp_path, rsa_private_key):
-    key_file = write_public_key(rsa_private_key, tmp_path / "public.pem")
-    app = create_resource_app(ResourceConfig.from_env({
-        "REDIS_URL": redis_server.url, "JWT_PUBLIC_KEY_FILE": str(key_file),
-        "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE,
-    }))
-    yield app
-    app.extensions["resource"].redis.close()
+def resource_app(make_resource_app):
+    return make_resource_app()
 
 
 def documented_routes(document: dict) -> set[tuple[str, str]]:

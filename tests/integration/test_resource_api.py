@@ -9,39 +9,17 @@ import uuid
 import pytest
 import redis
 
-from resource_service import create_app
-from resource_service.config import ResourceConfig
 from shared import directory, redis_keys
-from tests.conftest import RedisServer, write_public_key
-from tests.jwt_forge import AUDIENCE, ISSUER, make_claims, sign
+from tests.conftest import RedisServer
+from tests.jwt_forge import make_claims, sign
 
 PUBLIC_FIELDS = {"id", "email", "name", "created_at"}
 BASE_MS = 1_780_000_000_000
 
 
 @pytest.fixture
-def make_app(tmp_path, rsa_private_key):
-    """`make_app(redis_url)` builds a resource app; its Redis connections close after the test."""
-    apps = []
-    key_file = write_public_key(rsa_private_key, tmp_path / "public.pem")
-
-    def make(redis_url: str):
-        config = ResourceConfig.from_env({
-            "REDIS_URL": redis_url, "JWT_PUBLIC_KEY_FILE": str(key_file),
-            "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE,
-        })
-        app = create_app(config)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["resource"].redis.close()
-
-
-@pytest.fixture
-def client(redis_client, redis_server, make_app):
-    return make_app(redis_server.url).test_client()
+def client(make_resource_app):
+    return make_resource_app().test_client()
 
 
 @pytest.fixture
@@ -292,13 +270,15 @@ def test_unknown_routes_and_methods_are_json(client, redis_client, auth):
     assert_error(client.post("/me", headers=auth()), 405, "method_not_allowed")
 
 
-def test_users_registered_by_the_auth_service_are_listed(client, redis_client, auth):
+def test_users_registered_by_the_auth_service_are_listed(client, redis_client, auth, clock):
     from auth_service.accounts import AccountStore
     from auth_service.config import HashingConfig
     from auth_service.passwords import PasswordHasher
 
-    store = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)))
+    # The clock moves between the two: within one millisecond, the index would order them by id.
+    store = AccountStore(redis_client, PasswordHasher(HashingConfig(8, 1, 1)), now=clock)
     first = store.register("First@Example.com", "correct horse battery", "First")
+    clock.now += 1
     second = store.register("second@example.com", "correct horse battery")
     response = client.get("/users?limit=1", headers=auth())
     assert response.json["users"] == [first]
@@ -311,12 +291,12 @@ def test_users_registered_by_the_auth_service_are_listed(client, redis_client, a
     assert store.get(second["id"])["password_hash"].startswith("$argon2id$")
 
 
-def test_redis_outage_is_503_while_tokens_still_work(tmp_path, make_app, auth, rsa_private_key,
+def test_redis_outage_is_503_while_tokens_still_work(tmp_path, make_resource_app, auth, rsa_private_key,
                                                       other_rsa_private_key):
     server = RedisServer(tmp_path / "redis-outage")
     server.start()
     try:
-        app = make_app(server.url)
+        app = make_resource_app(REDIS_URL=server.url)
         client = app.test_client()
         store = redis.Redis.from_url(server.url)
         user_id = add_user(store, BASE_MS, name="Before")

@@ -8,14 +8,10 @@ import hashlib
 import jwt
 import pytest
 
-from auth_service import create_app
 from auth_service.clients import ClientStore
-from auth_service.config import AuthConfig
-from resource_service import create_app as create_resource_app
-from resource_service.config import ResourceConfig
 from shared import redis_keys
 from shared.errors import InvalidScopeError
-from tests.conftest import CHEAP_ARGON2_ENV, dump_redis, write_private_key, write_public_key
+from tests.conftest import dump_redis
 
 PASSWORD = "correct horse battery"
 ISSUER = "https://auth.example.com"
@@ -24,15 +20,8 @@ FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
-def app(redis_client, redis_server, tmp_path, rsa_private_key):
-    key_file = write_private_key(rsa_private_key, tmp_path / "k.pem")
-    config = AuthConfig.from_env({
-        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file),
-        "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, **CHEAP_ARGON2_ENV,
-    })
-    app = create_app(config)
-    yield app
-    app.extensions["auth"].redis.close()
+def app(make_auth_app):
+    return make_auth_app(JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE)
 
 
 @pytest.fixture
@@ -46,15 +35,9 @@ def clients(redis_client) -> ClientStore:
 
 
 @pytest.fixture
-def resource(redis_client, redis_server, tmp_path, rsa_private_key):
+def resource(make_resource_app):
     """The resource service trusting the auth service's key, over the same Redis."""
-    key_file = write_public_key(rsa_private_key, tmp_path / "p.pem")
-    app = create_resource_app(ResourceConfig.from_env({
-        "REDIS_URL": redis_server.url, "JWT_PUBLIC_KEY_FILE": str(key_file),
-        "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE,
-    }))
-    yield app.test_client()
-    app.extensions["resource"].redis.close()
+    return make_resource_app(JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE).test_client()
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
