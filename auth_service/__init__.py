@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth_service import oauth
 from auth_service.accounts import AccountStore
-from auth_service.api import bp
+from auth_service.api import auth, bp
 from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
 from auth_service.context import AuthServices
@@ -22,7 +22,7 @@ from auth_service.tokens import AccessTokenIssuer
 from shared import metrics
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
-from shared.jwt import StaticKeys, TokenVerifier, init_verifier
+from shared.jwt import StaticKeys
 from shared.observability import init_observability
 from shared.revocation import RevocationPublisher
 from shared.store import connect_redis
@@ -68,11 +68,9 @@ def create_app(config: AuthConfig | None = None) -> Flask:
         email=EmailVerification(client, required=config.email.require_verified) if config.email else None,
     )
     init_email(app, config.email, client, accounts, limits)
-    verifier = TokenVerifier(
-        StaticKeys(keys.public_keys), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
-    )
-    init_verifier(app, verifier)
     register_error_handlers(app)
+    auth.init_app(app, issuer=config.issuer, audience=config.audience, keys=StaticKeys(keys.public_keys),
+                  leeway=config.clock_skew)
     app.register_blueprint(bp)
     app.register_blueprint(oauth.bp)
     if config.trusted_proxy_count:

@@ -10,10 +10,12 @@ from auth_service.openapi import DOCUMENT
 from auth_service.shapes import Credentials, PasswordChange, RefreshToken, Registration
 from auth_service.tokens import is_session_id
 from shared.errors import NotFoundError
-from shared.jwt import require_token, token_claims
 from shared.shapes import parse_json
+from shared.verify import TokenAuth
 
 bp = Blueprint("auth", __name__)
+# The account endpoints take a user's token only: a service client has no sessions or password.
+auth = TokenAuth()
 
 
 @bp.post("/register")
@@ -29,7 +31,8 @@ def register() -> tuple[Response, int]:
 def login() -> Response:
     services().limits.limit_address("login", request.remote_addr)
     body = parse_json(Credentials)
-    return token_response(flows().log_in(body.email, body.password, request.headers.get("User-Agent", "")))
+    return token_response(flows().log_in(body.email, body.password, request.headers.get("User-Agent", ""),
+                                          address=request.remote_addr))
 
 
 @bp.post("/refresh")
@@ -45,16 +48,16 @@ def logout() -> tuple[str, int]:
 
 
 @bp.post("/logout/all")
-@require_token()
+@auth.require_user()
 def logout_all() -> tuple[str, int]:
-    flows().log_out_everywhere(token_claims()["sub"])
+    flows().log_out_everywhere(auth.claims()["sub"])
     return "", 204
 
 
 @bp.get("/sessions")
-@require_token()
+@auth.require_user()
 def list_sessions() -> Response:
-    claims = token_claims()
+    claims = auth.claims()
     sessions = services().sessions.list(claims["sub"])
     for session in sessions:
         session["current"] = session["id"] == claims.get("sid")  # type: ignore[assignment]
@@ -62,24 +65,24 @@ def list_sessions() -> Response:
 
 
 @bp.delete("/sessions/<session_id>")
-@require_token()
+@auth.require_user()
 def delete_session(session_id: str) -> tuple[str, int]:
     # Checked first: the id becomes part of a key name, and must name a session, nothing beside it.
-    if not is_session_id(session_id) or not flows().end_session(token_claims()["sub"], session_id):
+    if not is_session_id(session_id) or not flows().end_session(auth.claims()["sub"], session_id):
         raise NotFoundError("no such session")
     return "", 204
 
 
 @bp.post("/password")
-@require_token()
+@auth.require_user()
 def change_password() -> tuple[str, int]:
     """Change one's password; the other sessions end unless `revoke_other_sessions` is false."""
     body = parse_json(PasswordChange)
-    claims = token_claims()
+    claims = auth.claims()
     services().limits.limit_address("login", request.remote_addr)
     flows().change_password(
         claims["sub"], claims.get("email"), claims.get("sid", ""), body.current_password, body.new_password,
-        end_other_sessions=body.revoke_other_sessions,
+        end_other_sessions=body.revoke_other_sessions, address=request.remote_addr,
     )
     return "", 204
 

@@ -44,6 +44,11 @@ class HashingConfig:
         )
 
 
+def env_refresh_token_ttl(environ: Mapping[str, str]) -> int:
+    """REFRESH_TOKEN_TTL: a session's idle life, and how long a login keeps its address known."""
+    return env_int(environ, "REFRESH_TOKEN_TTL", 1_209_600, minimum=1)
+
+
 @dataclass(frozen=True)
 class RateLimitConfig:
     """Login throttling per account, and request rates per client address; 0 turns a limit off."""
@@ -55,6 +60,8 @@ class RateLimitConfig:
     login_per_address: int  # requests a minute from one client address, and a burst of as many
     register_per_address: int
     refresh_per_address: int
+    client_auth_per_address: int  # failed client authentications a minute from one client address
+    known_address_ttl: int  # seconds a login keeps its address known to the email: REFRESH_TOKEN_TTL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> RateLimitConfig:
@@ -72,6 +79,8 @@ class RateLimitConfig:
             login_per_address=env_int(environ, "LOGIN_ADDRESS_LIMIT", 60, maximum=60_000),
             register_per_address=env_int(environ, "REGISTER_ADDRESS_LIMIT", 30, maximum=60_000),
             refresh_per_address=env_int(environ, "REFRESH_ADDRESS_LIMIT", 600, maximum=60_000),
+            client_auth_per_address=env_int(environ, "CLIENT_AUTH_ADDRESS_LIMIT", 30, maximum=60_000),
+            known_address_ttl=env_refresh_token_ttl(environ),
         )
 
 
@@ -174,7 +183,7 @@ class AuthConfig:
         if not key_files:
             raise ConfigError("JWT_PRIVATE_KEY_FILE is required but not set")
         access_ttl = env_int(environ, "ACCESS_TOKEN_TTL", 900, minimum=1)
-        refresh_ttl = env_int(environ, "REFRESH_TOKEN_TTL", 1_209_600, minimum=1)
+        refresh_ttl = env_refresh_token_ttl(environ)
         max_age = env_int(environ, "SESSION_MAX_AGE", 2_592_000, minimum=1)
         return cls(
             redis_url=env_redis_url(environ),

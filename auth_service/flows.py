@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auth_service.accounts import AccountStore, scope_for
-from auth_service.clients import ClientStore, narrow_scope
+from auth_service.clients import Client, ClientStore, narrow_scope
 from auth_service.ratelimit import RateLimiter
 from auth_service.recovery import EmailVerification
 from auth_service.sessions import IssuedRefresh, SessionStore
@@ -59,12 +59,13 @@ class AuthFlows:
     revocations: RevocationPublisher
     email: EmailVerification | None = None  # None: EMAIL off, no `email_verified` claim
 
-    def log_in(self, email: str, password: str, user_agent: str = "") -> TokenPair:
-        """Check a password and open a session: POST /login, and /token with grant_type=password."""
-        # Throttled before the password is checked: during a lock the right password gets 429 too.
-        self.limits.start_login(email)
+    def log_in(self, email: str, password: str, user_agent: str = "", *, address: str | None) -> TokenPair:
+        """Check a password and open a session: POST /login, and /token with grant_type=password.
+        `address` is the client's: one that logged in to the email before has a throttle of its own."""
+        # Throttled before the password is checked, so parallel guesses cannot pass together.
+        self.limits.start_login(email, address)
         account = self.accounts.authenticate(email, password)
-        self.limits.login_succeeded(email)
+        self.limits.login_succeeded(email, address)
         if self.email is not None:
             self.email.check_login_allowed(account)
         issued = self.sessions.create(account["id"], account["password_hash"], user_agent)
@@ -104,14 +105,14 @@ class AuthFlows:
 
     def change_password(
         self, user_id: str, email: str | None, session_id: str, current_password: str, new_password: str,
-        *, end_other_sessions: bool = True,
+        *, end_other_sessions: bool = True, address: str | None,
     ) -> None:
         """Change a password proven by the current one, keeping the session `session_id`; the
         other sessions end unless `end_other_sessions` is false. The caller limits by address first."""
         # Guessing the current password with a stolen access token is throttled like a login.
-        self.limits.start_login(email)
+        self.limits.start_login(email, address)
         checked_hash = self.accounts.check_password(user_id, current_password)
-        self.limits.login_succeeded(email)
+        self.limits.login_succeeded(email, address)
         live = self._live_session_ids(user_id, keep=session_id) if end_other_sessions else []
         self.accounts.change_password(
             user_id, new_password, checked_hash=checked_hash, keep_session=session_id,
@@ -127,13 +128,19 @@ class AuthFlows:
         self.revocations.user_sessions_ended(user_id, session_ids=live)
         return ended
 
-    def authenticate_client(self, client_id: str, secret: str) -> None:
-        """Check a service client's secret (InvalidClientError when wrong), for a grant that needs no client."""
-        self.clients.authenticate(client_id, secret)
-
-    def issue_for_client(self, client_id: str, secret: str, requested_scope: str | None) -> TokenPair:
-        """RFC 6749 §4.4: an access token for the client itself, no refresh token."""
+    def authenticate_client(self, client_id: str, secret: str, *, address: str | None) -> Client:
+        """Check a service client's secret (InvalidClientError when wrong), throttled per client id and
+        per client address as logins are."""
+        self.limits.start_client_auth(client_id, address)
         client = self.clients.authenticate(client_id, secret)
+        self.limits.client_auth_succeeded(client_id, address)
+        return client
+
+    def issue_for_client(
+        self, client_id: str, secret: str, requested_scope: str | None, *, address: str | None
+    ) -> TokenPair:
+        """RFC 6749 §4.4: an access token for the client itself, no refresh token."""
+        client = self.authenticate_client(client_id, secret, address=address)
         scope = narrow_scope(client.scope, requested_scope)
         return TokenPair(
             access_token=self.access_tokens.issue_for_client(client_id=client.client_id, scope=scope),

@@ -28,7 +28,8 @@ from shared.errors import (
     InvalidTokenError,
     UnsupportedGrantTypeError,
 )
-from shared.jwt import TokenVerifier, bearer_token
+from shared.jwt import TokenVerifier
+from shared.verify import EXTENSION, bearer_token
 
 bp = Blueprint("oauth", __name__)
 
@@ -94,14 +95,14 @@ def client_credentials_grant() -> Response:
     credentials = presented_client()
     if credentials is None:
         raise InvalidClientError("authenticate the client: HTTP Basic, or client_id and client_secret")
-    return token_response(flows().issue_for_client(*credentials, form_param("scope")))
+    return token_response(flows().issue_for_client(*credentials, form_param("scope"), address=request.remote_addr))
 
 
 def password_grant() -> Response:
     """RFC 6749 §4.3: /login's logic; a wrong password is invalid_grant here (§5.2)."""
     username, password = required_param("username"), required_param("password")
     try:
-        pair = flows().log_in(username, password, request.headers.get("User-Agent", ""))
+        pair = flows().log_in(username, password, request.headers.get("User-Agent", ""), address=request.remote_addr)
     except InvalidCredentialsError as exc:
         raise InvalidGrantError(exc.description) from None
     return token_response(pair)
@@ -121,7 +122,7 @@ def token() -> Response:
     # A client that does send a secret with a user's grant must have the right one.
     credentials = presented_client()
     if credentials is not None:
-        flows().authenticate_client(*credentials)
+        flows().authenticate_client(*credentials, address=request.remote_addr)
     if grant_type == "password":
         services().limits.limit_address("login", request.remote_addr)
         return password_grant()
@@ -136,7 +137,7 @@ def require_form() -> None:
 
 def verified_access_token(token: str) -> dict[str, Any] | None:
     """The claims of an access token this service signed and that has not expired, else None."""
-    verifier: TokenVerifier = current_app.extensions["token_verifier"]
+    verifier: TokenVerifier = current_app.extensions[EXTENSION]
     try:
         return verifier.verify(token)
     except InvalidTokenError:
@@ -149,7 +150,7 @@ def authenticated_client() -> Client | None:
     if header.partition(" ")[0].lower() == "bearer":
         return None
     credentials = presented_client()
-    return services().clients.authenticate(*credentials) if credentials else None
+    return flows().authenticate_client(*credentials, address=request.remote_addr) if credentials else None
 
 
 @bp.post("/revoke")
@@ -188,7 +189,8 @@ def introspect() -> Response:
     credentials = presented_client() if request.headers.get("Authorization", "").lower().startswith("basic ") else None
     if credentials is None:
         raise InvalidClientError("authenticate the client with HTTP Basic")
-    client = services().clients.authenticate(*credentials)
+    # Throttled per client id and per address like the secret checks of /token.
+    client = flows().authenticate_client(*credentials, address=request.remote_addr)
     if INTROSPECT_SCOPE not in client.scope.split():
         raise InsufficientScopeError(INTROSPECT_SCOPE)
     token = required_param("token")

@@ -116,7 +116,7 @@ PATHS: dict[str, Any] = {
             "summary": "Revoke every session of the caller.",
             "security": BEARER,
             "responses": {"204": {"description": "Every session is revoked."},
-                          "401": ref("InvalidToken"), "503": ref("Unavailable")},
+                          "401": ref("InvalidToken"), "403": ref("InsufficientScope"), "503": ref("Unavailable")},
         }
     },
     "/sessions": {
@@ -130,6 +130,7 @@ PATHS: dict[str, Any] = {
                     "content": json_content(Sessions),
                 },
                 "401": ref("InvalidToken"),
+                "403": ref("InsufficientScope"),
                 "503": ref("Unavailable"),
             },
         }
@@ -142,6 +143,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "204": {"description": "The session is revoked."},
                 "401": ref("InvalidToken"),
+                "403": ref("InsufficientScope"),
                 "404": ref("NotFound"),
                 "503": ref("Unavailable"),
             },
@@ -182,6 +184,7 @@ PATHS: dict[str, Any] = {
                 **body_errors(),
                 "401": error_answer("No valid access token, or the current password is wrong.",
                                     "invalid_token", "invalid_credentials"),
+                "403": ref("InsufficientScope"),
                 "429": RATE_LIMITED,
                 "503": ref("Unavailable"),
             },

@@ -1,9 +1,13 @@
 """Rate limits kept in Redis, so every worker and instance shares them.
 
 Logins are throttled per email: after a few failures each further one locks the
-email for a delay that doubles, whether or not an account has that email, and a
-lock holds against the right password too. Each endpoint is limited per client
-address as well, more generously, against one address spraying many emails.
+email for a delay that doubles, whether or not an account has that email. A lock
+never locks the owner out: a client address that logged in to the email within
+REFRESH_TOKEN_TTL is throttled on its own failures only, every other address shares
+the email's throttle (the contract's "Login throttling without lockout"). Client
+authentications on /token are throttled the same way per client id, and their
+failures per address. Each endpoint is limited per client address as well, more
+generously, against one address spraying many emails.
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ def address_subject(address: str | None) -> str:
     return str(ip)
 
 
+# Addresses kept per account or client, the latest successes first: each gives a guesser who shares
+# it its own free failures, so they are bounded; an owner with more addresses shares the throttle.
+MAX_KNOWN_ADDRESSES = 10
+
+
 def _retry_after(wait_ms: int) -> int:
     """Whole seconds for Retry-After, rounded up."""
     return max(1, math.ceil(wait_ms / 1000))
@@ -63,7 +72,9 @@ class RateLimiter:
         }
         self._now = now
         self._login_attempt = client.register_script(load_script("auth_service", "login_attempt.lua"))
+        self._login_success = client.register_script(load_script("auth_service", "login_success.lua"))
         self._address_limit = client.register_script(load_script("auth_service", "address_limit.lua"))
+        self._address_refund = client.register_script(load_script("auth_service", "address_refund.lua"))
 
     def _now_ms(self) -> int:
         return int(self._now() * 1000)
@@ -91,31 +102,69 @@ class RateLimiter:
             self._on_limited(scope)
             raise RateLimitedError(_retry_after(wait_ms), description)
 
-    def start_login(self, email: object) -> None:
-        """Count a login attempt for an email before its password is checked; RateLimitedError
-        while the email is locked. Call login_succeeded when the password was right."""
-        key = self._throttle_key(email)
-        if key is None:
-            return
-        config = self._config
-        wait_ms = int(
-            self._login_attempt(
-                keys=[key],
-                args=[self._now_ms(), config.login_failures_before_delay, config.login_delay * 1000,
-                      config.login_delay_max * 1000, config.login_failure_memory * 1000],
-            )
-        )
-        if wait_ms:
-            self._on_limited("login_email")
-            raise RateLimitedError(_retry_after(wait_ms), "too many failed logins for this email, try again later")
-
-    def login_succeeded(self, email: object) -> None:
-        """Forget the email's failed attempts."""
-        key = self._throttle_key(email)
+    def start_login(self, email: object, address: str | None) -> None:
+        """Count a login attempt for an email from a client address before its password is checked;
+        RateLimitedError while the throttle it counts on is locked. Call login_succeeded when the
+        password was right."""
+        key = self._email_throttle_key(email)
         if key is not None:
-            self._redis.delete(key)
+            self._start_attempt(key, address, "login_email", "too many failed logins for this email")
 
-    def _throttle_key(self, email: object) -> str | None:
+    def login_succeeded(self, email: object, address: str | None) -> None:
+        """Clear the attempt's failures and remember the address as one that logs in to this email."""
+        key = self._email_throttle_key(email)
+        if key is not None:
+            self._attempt_succeeded(key, address)
+
+    def start_client_auth(self, client_id: str, address: str | None) -> None:
+        """Count a client authentication (a secret on /token) before the secret is checked: per client
+        id as logins are per email, and per address; RateLimitedError while either is locked."""
+        per_minute = self._config.client_auth_per_address
+        if per_minute:
+            wait_ms = int(self._address_limit(
+                keys=[self._client_address_key(address)],
+                args=[self._now_ms(), max(1, 60_000 // per_minute), per_minute],
+            ))
+            if wait_ms:
+                self._on_limited("client_auth")
+                raise RateLimitedError(
+                    _retry_after(wait_ms), "too many failed client authentications from this address"
+                )
+        key = self._client_throttle_key(client_id)
+        if key is not None:
+            self._start_attempt(key, address, "client_auth_id", "too many failed authentications for this client")
+
+    def client_auth_succeeded(self, client_id: str, address: str | None) -> None:
+        """The secret was right: the attempt was no failure, for the client id nor for the address."""
+        per_minute = self._config.client_auth_per_address
+        if per_minute:
+            self._address_refund(keys=[self._client_address_key(address)],
+                                 args=[self._now_ms(), max(1, 60_000 // per_minute)])
+        key = self._client_throttle_key(client_id)
+        if key is not None:
+            self._attempt_succeeded(key, address)
+
+    def _start_attempt(self, key: str, address: str | None, scope: str, what: str) -> None:
+        subject = _known_subject(address)
+        config = self._config
+        wait_ms, known = self._login_attempt(
+            keys=[key, redis_keys.known_addresses_key(key), redis_keys.address_throttle_key(key, subject)],
+            args=[self._now_ms(), config.login_failures_before_delay, config.login_delay * 1000,
+                  config.login_delay_max * 1000, config.login_failure_memory * 1000, subject],
+        )
+        if int(wait_ms):
+            self._on_limited(scope + ("_known_address" if int(known) else ""))
+            where = " from this address" if int(known) else ""
+            raise RateLimitedError(_retry_after(int(wait_ms)), f"{what}{where}, try again later")
+
+    def _attempt_succeeded(self, key: str, address: str | None) -> None:
+        subject = _known_subject(address)
+        self._login_success(
+            keys=[key, redis_keys.known_addresses_key(key), redis_keys.address_throttle_key(key, subject)],
+            args=[self._now_ms(), subject, self._config.known_address_ttl * 1000, MAX_KNOWN_ADDRESSES],
+        )
+
+    def _email_throttle_key(self, email: object) -> str | None:
         """The email's throttle key; None when throttling is off or it is no email (no account has it)."""
         if not self._config.login_delay:
             return None
@@ -124,4 +173,24 @@ class RateLimiter:
         except InvalidRequestError:
             return None
         # A digest: what was typed as an email (a password, at times) is not kept in Redis.
-        return redis_keys.login_throttle_key(hashlib.sha256(normalized.encode()).hexdigest())
+        return redis_keys.login_throttle_key(_digest(normalized))
+
+    def _client_throttle_key(self, client_id: str) -> str | None:
+        if not self._config.login_delay:
+            return None
+        return redis_keys.client_throttle_key(_digest(client_id))
+
+    @staticmethod
+    def _client_address_key(address: str | None) -> str:
+        return redis_keys.address_limit_key("client_auth", address_subject(address))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _known_subject(address: str | None) -> str:
+    """The address as a known address of an account; "" for one that cannot be told apart from
+    others (no IP), which is never known: strangers behind it would share the owner's throttle."""
+    subject = address_subject(address)
+    return "" if subject == "other" else subject

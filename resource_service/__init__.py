@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from resource_service.api import ResourceServices, bp
+from resource_service.api import ResourceServices, auth, bp
 from resource_service.config import ResourceConfig
 from shared.directory import AccountDirectory
 from shared.discovery import discover_jwks_uri
@@ -12,7 +12,7 @@ from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.introspection import Introspector, init_introspection
 from shared.jwks import JwksKeys, load_pem_public_keys
-from shared.jwt import KeySource, TokenVerifier, init_verifier
+from shared.jwt import KeySource
 from shared.observability import init_observability
 from shared.revocation import init_revocation_push
 from shared.store import connect_redis
@@ -36,12 +36,8 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     metrics = init_observability(app)
-    verifier = TokenVerifier(
-        key_source(config), issuer=config.issuer, audience=config.audience, leeway=config.clock_skew
-    )
     client = connect_redis(config.redis_url)
     app.extensions["resource"] = ResourceServices(redis=client, users=AccountDirectory(client))
-    init_verifier(app, verifier)
     if config.revocation_push:
         init_revocation_push(app, config.redis_url, leeway=config.clock_skew, metrics=metrics)
     if config.introspect:
@@ -51,5 +47,7 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
         )
         init_introspection(app, introspector, metrics=metrics)
     register_error_handlers(app)
+    auth.init_app(app, issuer=config.issuer, audience=config.audience, keys=key_source(config),
+                  leeway=config.clock_skew)
     app.register_blueprint(bp)
     return app

@@ -12,11 +12,12 @@ from resource_service.shapes import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Rename
 from shared.accounts import check_name
 from shared.directory import AccountDirectory, is_cursor, is_user_id
 from shared.errors import InsufficientScopeError, InvalidRequestError, NotFoundError
-from shared.jwt import require_token, token_claims
 from shared.shapes import parse_json
 from shared.store import RedisClient
+from shared.verify import TokenAuth
 
 bp = Blueprint("resource", __name__)
+auth = TokenAuth()  # its keys and settings come with each app (create_app)
 
 READ_SCOPE = "users:read"
 WRITE_SCOPE = "users:write"
@@ -63,7 +64,7 @@ def user_or_404(profile: str | None) -> Response:
 
 
 @bp.get("/users")
-@require_token(READ_SCOPE)
+@auth.require(READ_SCOPE)
 def list_users() -> Response:
     limit = page_size(request.args.get("limit"))
     cursor = request.args.get("cursor")
@@ -74,7 +75,7 @@ def list_users() -> Response:
 
 
 @bp.get("/users/<user_id>")
-@require_token(READ_SCOPE)
+@auth.require(READ_SCOPE)
 def get_user(user_id: str) -> Response:
     if not is_user_id(user_id):
         raise NotFoundError("no such user")
@@ -82,9 +83,9 @@ def get_user(user_id: str) -> Response:
 
 
 @bp.patch("/users/<user_id>")
-@require_token()
+@auth.require()
 def update_user(user_id: str) -> Response:
-    claims = token_claims()
+    claims = auth.claims()
     # Anyone may rename themselves; renaming others takes users:write. Checked before the
     # lookup, so that a caller without the scope learns nothing about which ids exist.
     if user_id != claims["sub"] and WRITE_SCOPE not in claims.get("scope", "").split():
@@ -96,9 +97,9 @@ def update_user(user_id: str) -> Response:
 
 
 @bp.get("/me")
-@require_token()
+@auth.require()
 def me() -> Response:
-    claims = token_claims()
+    claims = auth.claims()
     return jsonify(id=claims["sub"], email=claims.get("email"), scope=claims.get("scope", ""))
 
 

@@ -135,12 +135,14 @@ class InsufficientScopeError(OAuthError):
     error = "insufficient_scope"
     status_code = 403
 
-    def __init__(self, scope: str) -> None:
-        super().__init__(f"this needs the scope {scope}")
+    def __init__(self, scope: str | None = None, *, description: str | None = None) -> None:
+        super().__init__(description or f"this needs the scope {scope}")
         self.scope = scope
 
     def headers(self) -> dict[str, str]:
-        challenge = f"Bearer error={_quote(self.error)}, scope={_quote(self.scope)}"
+        challenge = f"Bearer error={_quote(self.error)}"
+        if self.scope is not None:  # optional in RFC 6750 §3: no scope helps a token without a user
+            challenge += f", scope={_quote(self.scope)}"
         return {"WWW-Authenticate": challenge}
 
 
@@ -162,14 +164,16 @@ def error_response(error: str, description: str, status: int, **fields: str) -> 
     return response
 
 
+def oauth_error_response(exc: OAuthError) -> Response:
+    """The answer for one of our errors: its JSON body, status and headers."""
+    response = error_response(exc.error, exc.description, exc.status_code, **exc.fields)
+    response.headers.update(exc.headers())
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     """Make every error of `app` a JSON answer: ours, Flask's, Redis outages and bugs."""
-
-    @app.errorhandler(OAuthError)
-    def _oauth_error(exc: OAuthError) -> Response:
-        response = error_response(exc.error, exc.description, exc.status_code, **exc.fields)
-        response.headers.update(exc.headers())
-        return response
+    app.register_error_handler(OAuthError, oauth_error_response)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

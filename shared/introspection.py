@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from shared.errors import InvalidTokenError, TemporarilyUnavailableError
-from shared.jwt import add_token_check
 from shared.metrics import Metrics
+from shared.verify import add_token_check
 
 CACHE_ENTRIES = 100_000  # tokens remembered at most per worker; the least recently used go first
 TIMEOUT = 2.0  # seconds for one introspection; the auth service answers in milliseconds

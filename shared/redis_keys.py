@@ -42,6 +42,23 @@ def login_throttle_key(email_digest: str) -> str:
     return f"limit:{{account:{email_digest}}}"
 
 
+def client_throttle_key(client_id_digest: str) -> str:
+    """Hash: failed authentications and lock deadline of one client id (SHA-256 hex of it)."""
+    return f"limit:{{client:{client_id_digest}}}"
+
+
+def known_addresses_key(throttle_key: str) -> str:
+    """Sorted set: the client addresses that got past a credential throttle (login_throttle_key,
+    client_throttle_key) with the right secret, scored by the ms until which each is known; one slot
+    with the throttle."""
+    return f"{throttle_key}:known"
+
+
+def address_throttle_key(throttle_key: str, address: str) -> str:
+    """Hash: a known address's own failures and lock for one credential throttle, fields as the throttle's."""
+    return f"{throttle_key}:addr:{address}"
+
+
 def address_limit_key(action: str, address: str) -> str:
     """String: the next free slot (ms, GCRA) of one client address for one action (login, ...)."""
     return f"limit:{{addr:{action}:{address}}}"

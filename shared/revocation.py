@@ -38,9 +38,9 @@ from redis.cluster import RedisCluster
 
 from shared import redis_keys
 from shared.errors import InvalidTokenError
-from shared.jwt import add_token_check
 from shared.metrics import Metrics
 from shared.store import RedisClient, connect_redis
+from shared.verify import add_token_check
 
 log = logging.getLogger(__name__)
 

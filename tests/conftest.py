@@ -196,4 +196,4 @@ CHEAP_ARGON2_ENV = {"ARGON2_MEMORY_KIB": "8", "ARGON2_ITERATIONS": "1", "ARGON2_
 
 # Every request of the tests comes from 127.0.0.1: load and fuzz runs switch the rate limits off.
 NO_LIMITS = {"LOGIN_DELAY": "0", "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0",
-             "REFRESH_ADDRESS_LIMIT": "0"}
+             "REFRESH_ADDRESS_LIMIT": "0", "CLIENT_AUTH_ADDRESS_LIMIT": "0"}

@@ -71,3 +71,35 @@ def test_gunicorn_does_not_make_x_forwarded_for_the_client(start_service, env):
     limited = register(3)
     assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
     assert 1 <= int(limited.headers["Retry-After"]) <= 20  # 3 a minute: one more 20 s after the first
+
+
+def test_the_owner_logs_in_every_time_while_a_stranger_hammers_the_email(start_service, env):
+    """Issue 13.2: before, the per-email lock refused the owner's right password too (139 of 139)."""
+    auth = start_service("auth_service", {**env, "TRUSTED_PROXY_COUNT": "1", "LOGIN_ADDRESS_LIMIT": "0"})
+    email = "owner@example.com"
+    assert requests.post(f"{auth.url}/register", json={"email": email, "password": PASSWORD}, timeout=5).ok
+
+    def login(address: str, password: str) -> requests.Response:
+        return requests.post(f"{auth.url}/login", json={"email": email, "password": password},
+                             headers={"X-Forwarded-For": address}, timeout=10)
+
+    assert login("198.51.100.10", PASSWORD).status_code == 200  # the owner's address, known from now on
+    done = threading.Event()
+    stranger: Counter[int] = Counter()
+
+    def hammer() -> None:
+        while not done.is_set():
+            stranger[login("203.0.113.66", "a wrong guess").status_code] += 1
+
+    hammering = threading.Thread(target=hammer)
+    hammering.start()
+    try:
+        owner = Counter(login("198.51.100.10", PASSWORD).status_code for _ in range(30))
+        newcomer = login("192.0.2.1", PASSWORD)  # an address that never logged in shares the stranger's lock
+    finally:
+        done.set()
+        hammering.join()
+    print(f"owner {dict(owner)}, stranger {dict(stranger)}, new address {newcomer.status_code}")
+    assert owner == {200: 30}
+    assert stranger[401] <= 5 + 3 and stranger[429] > stranger[401]  # 5 free, then 1 s, 2 s, 4 s ... locks
+    assert newcomer.status_code == 429

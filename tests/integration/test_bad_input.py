@@ -39,7 +39,7 @@ FIELD_DEFAULTS = {"email": "alice@example.com", "password": PASSWORD, "name": "A
 # One app of each service for the module: most of these requests write nothing. Rate limits
 # are off, as hundreds of requests come from one address; tests that register flush Redis first.
 NO_LIMITS = {"LOGIN_DELAY": "0", "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0",
-             "REFRESH_ADDRESS_LIMIT": "0"}
+             "REFRESH_ADDRESS_LIMIT": "0", "CLIENT_AUTH_ADDRESS_LIMIT": "0"}
 
 
 @pytest.fixture(scope="module")

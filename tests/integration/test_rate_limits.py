@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections import Counter
 
 import pytest
 
@@ -143,7 +144,7 @@ def test_parallel_guesses_cannot_pass_the_limit_together(redis_client, clock):
     def guess() -> None:
         barrier.wait()
         try:
-            limiter.start_login("alice@example.com")
+            limiter.start_login("alice@example.com", "203.0.113.9")
             outcome = "checked"
         except RateLimitedError:
             outcome = "limited"
@@ -242,3 +243,93 @@ def test_limits_off(make_app, redis_client):
     for _ in range(25):
         pair = client.post("/refresh", json={"refresh_token": pair["refresh_token"]}).json
     assert not list(redis_client.scan_iter("limit:*"))
+
+
+# Login throttling without lockout: an address that logged in before has a throttle of its own.
+
+OWNER, STRANGER = "198.51.100.10", "203.0.113.66"
+
+
+def login_from(client, address: str, password=PASSWORD, email="alice@example.com"):
+    # Behind one trusted proxy (TRUSTED_PROXY_COUNT=1): the proxy appended the client's address.
+    return client.post("/login", json={"email": email, "password": password},
+                       headers={"X-Forwarded-For": address}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+
+
+@pytest.fixture
+def proxied(make_app):
+    client = make_app(**STRICT, TRUSTED_PROXY_COUNT="1", REFRESH_TOKEN_TTL="1000").test_client()
+    assert client.post("/register", json={"email": "alice@example.com", "password": PASSWORD}).status_code == 201
+    return client
+
+
+def test_a_stranger_hammering_an_email_never_locks_out_its_owner(proxied, clock):
+    assert login_from(proxied, OWNER).status_code == 200  # the owner's address is now known
+    owner, stranger = [], []
+    for _ in range(40):
+        for _ in range(5):
+            stranger.append(login_from(proxied, STRANGER, "wrong password").status_code)
+        owner.append(login_from(proxied, OWNER).status_code)
+        clock.now += 1
+    assert owner == [200] * 40
+    # 3 free failures, then one each time a lock of 2, 4, 8, 16 s ends: 7 checks in 40 s, 193 refusals.
+    assert Counter(stranger) == {401: 7, 429: 193}
+    # Another address the owner never logged in from shares the stranger's throttle.
+    assert_limited(login_from(proxied, "192.0.2.1"))
+
+
+def test_a_known_address_is_throttled_on_its_own_failures(proxied, clock):
+    assert login_from(proxied, OWNER).status_code == 200
+    for _ in range(3):
+        assert login_from(proxied, OWNER, "wrong password").status_code == 401
+    limited = login_from(proxied, OWNER, "wrong password")
+    assert_limited(limited, 2)
+    assert "from this address" in limited.json["error_description"]
+    # The shared throttle counted none of the owner's failures.
+    for _ in range(3):
+        assert login_from(proxied, STRANGER, "wrong password").status_code == 401
+    clock.now += 2
+    assert login_from(proxied, OWNER).status_code == 200
+
+
+def test_an_address_is_known_for_refresh_token_ttl_after_its_last_login(proxied, clock):
+    assert login_from(proxied, OWNER).status_code == 200
+    clock.now += 999
+    for _ in range(4):
+        login_from(proxied, STRANGER, "wrong password")
+    assert login_from(proxied, OWNER).status_code == 200  # known until 1000 s after the last login
+    clock.now += 1001
+    for _ in range(4):
+        login_from(proxied, STRANGER, "wrong password")
+    assert_limited(login_from(proxied, OWNER))  # forgotten: it shares the stranger's locked throttle
+
+
+def test_parallel_guesses_from_a_known_address_get_the_free_failures_and_no_more(redis_client, clock):
+    limiter = RateLimiter(redis_client, RateLimitConfig.from_env(STRICT), now=clock)
+    limiter.start_login("alice@example.com", OWNER)
+    limiter.login_succeeded("alice@example.com", OWNER)
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def guess() -> None:
+        barrier.wait()
+        try:
+            limiter.start_login("alice@example.com", OWNER)
+            outcomes.append("checked")
+        except RateLimitedError:
+            outcomes.append("limited")
+
+    threads = [threading.Thread(target=guess) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert sorted(outcomes) == ["checked"] * 3 + ["limited"] * 17
+
+
+def test_known_addresses_are_bounded_and_kept_as_digests(proxied, redis_client):
+    for i in range(15):
+        assert login_from(proxied, f"198.51.100.{i}").status_code == 200
+    [known] = redis_client.scan_iter("limit:*:known")
+    assert redis_client.zcard(known) == 10
+    assert b"alice" not in known

@@ -208,3 +208,13 @@ def test_a_password_reset_by_email_link_is_pushed(make_auth_app, redis_client, i
     assert client.post("/password/reset", json={"token": link_token, "password": "a new passphrase"}).status_code == 204
     assert introspect(client, introspector, pair["access_token"]).json == {"active": False}
     assert refused_by_push(redis_client, claims)
+
+
+def test_introspection_secrets_are_throttled_like_tokens(make_auth_app, redis_client) -> None:
+    client = make_auth_app(LOGIN_FAILURES_BEFORE_DELAY="3", LOGIN_DELAY="60").test_client()
+    service, secret = ClientStore(redis_client).create("gateway", "introspect")
+    statuses = [client.post("/introspect", data={"token": "x"}, headers=basic(service.client_id, "wrong")).status_code
+                for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    limited = client.post("/introspect", data={"token": "x"}, headers=basic(service.client_id, secret))
+    assert limited.status_code == 429 and limited.json["error"] == "rate_limited"  # the client id is locked

@@ -253,6 +253,22 @@ def test_resource_service_accepts_a_client_token(client, clients, resource):
     assert denied.status_code == 403 and denied.json["error"] == "insufficient_scope"
 
 
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/sessions", None),
+    ("DELETE", "/sessions/" + "f" * 32, None),
+    ("POST", "/logout/all", None),
+    ("POST", "/password", {"current_password": PASSWORD, "new_password": "another long password"}),
+])
+def test_the_account_endpoints_refuse_a_client_token(client, clients, method, path, body):
+    # A service client has no sessions and no password; before, /sessions answered it 200 {"sessions": []}.
+    made, secret = clients.create("billing", "users:read users:write")
+    access = token(client, {"grant_type": "client_credentials"}, basic(made.client_id, secret)).json["access_token"]
+    response = client.open(path, method=method, json=body, headers={"Authorization": f"Bearer {access}"})
+    assert_error(response, 403, "insufficient_scope")
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
+    assert "client" in response.json["error_description"]
+
+
 # RFC 8414 metadata
 
 
@@ -275,3 +291,39 @@ def test_metadata_describes_the_token_endpoint(client):
     }
     jwks = client.get("/.well-known/jwks.json").json
     assert {key["alg"] for key in jwks["keys"]} == {"RS256"}
+
+
+def test_wrong_client_secrets_are_throttled_per_client_and_per_address(client, clients, app):
+    """Issue 13.3: 40 wrong secrets in a row were 40 × 401, no 429."""
+    made, secret = clients.create("billing", "users:read")
+    grant = {"grant_type": "client_credentials"}
+    statuses = [token(client, grant, basic(made.client_id, f"wrong-{i}")).status_code for i in range(40)]
+    assert statuses[:5] == [401] * 5 and statuses.count(429) == 35  # LOGIN_FAILURES_BEFORE_DELAY, then locked
+    limited = token(client, grant, basic(made.client_id, "wrong"))
+    assert_error(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) >= 1
+    # The id's lock holds for addresses that never authenticated as it, the right secret included ...
+    assert token(client, grant, basic(made.client_id, secret)).status_code == 429
+    # ... and the address's own failures are counted across client ids: spraying ids gains nothing.
+    other, other_secret = clients.create("other", "users:read")
+    sprayed = [token(client, grant, basic(other.client_id, f"wrong-{i}"),
+                     ).status_code for i in range(30)]
+    assert sprayed.count(429) > 0
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'rate_limited_total{scope="client_auth_id"}' in metrics
+    assert 'rate_limited_total{scope="client_auth"}' in metrics
+
+
+def test_a_client_that_authenticated_from_its_address_is_not_locked_out_by_others(client, clients):
+    made, secret = clients.create("billing", "users:read")
+    grant = {"grant_type": "client_credentials"}
+    service, attacker = {"REMOTE_ADDR": "198.51.100.20"}, {"REMOTE_ADDR": "203.0.113.66"}
+    assert client.post("/token", data=grant, headers=basic(made.client_id, secret),
+                       environ_base=service).status_code == 200
+    for i in range(20):
+        client.post("/token", data=grant, headers=basic(made.client_id, f"wrong-{i}"), environ_base=attacker)
+    assert client.post("/token", data=grant, headers=basic(made.client_id, "wrong"),
+                       environ_base=attacker).status_code == 429
+    for _ in range(10):
+        assert client.post("/token", data=grant, headers=basic(made.client_id, secret),
+                           environ_base=service).status_code == 200

@@ -31,6 +31,10 @@ def test_defaults():
     assert (config.login_failures_before_delay, config.login_delay, config.login_delay_max) == (5, 1, 900)
     assert config.login_failure_memory == 43_200
     assert (config.login_per_address, config.register_per_address, config.refresh_per_address) == (60, 30, 600)
+    assert config.client_auth_per_address == 30
+    # An address stays known to an account as long as a session of its login can live idle.
+    assert config.known_address_ttl == 1_209_600
+    assert RateLimitConfig.from_env({"REFRESH_TOKEN_TTL": "3600"}).known_address_ttl == 3600
 
 
 def test_the_client_is_the_socket_peer_unless_proxies_are_trusted(tmp_path, rsa_private_key):
@@ -51,6 +55,7 @@ def test_the_client_is_the_socket_peer_unless_proxies_are_trusted(tmp_path, rsa_
         ({"LOGIN_ADDRESS_LIMIT": "lots"}, "LOGIN_ADDRESS_LIMIT"),
         ({"REGISTER_ADDRESS_LIMIT": "-3"}, "REGISTER_ADDRESS_LIMIT"),
         ({"REFRESH_ADDRESS_LIMIT": "100000"}, "REFRESH_ADDRESS_LIMIT"),
+        ({"CLIENT_AUTH_ADDRESS_LIMIT": "-1"}, "CLIENT_AUTH_ADDRESS_LIMIT"),
     ],
 )
 def test_a_bad_setting_names_the_variable(env, variable):

@@ -16,13 +16,26 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from auth_service import create_app as create_auth_app
+from auth_service.config import AuthConfig
 from resource_service import create_app
 from resource_service.config import ResourceConfig
 from shared.errors import InvalidTokenError
 from shared.jwk import public_jwk
-from shared.jwt import StaticKeys, TokenVerifier, bearer_token
-from tests.conftest import free_port, write_public_key
-from tests.jwt_forge import AUDIENCE, ISSUER, b64url, forge, kid_of, make_claims, sign
+from shared.jwt import StaticKeys, TokenVerifier
+from shared.verify import bearer_token
+from tests.conftest import CHEAP_ARGON2_ENV, free_port, write_private_key, write_public_key
+from tests.jwt_forge import (
+    AUDIENCE,
+    ISSUER,
+    b64url,
+    bad_time_claims,
+    forge,
+    kid_of,
+    make_claims,
+    respell_signature,
+    sign,
+)
 
 LEEWAY = 30
 
@@ -118,6 +131,10 @@ def bad_tokens(good: rsa.RSAPrivateKey, attacker: rsa.RSAPrivateKey) -> dict[str
     cases["typ JWT"] = sign(good, claims, headers={"typ": "JWT"})
     cases["typ refresh"] = sign(good, claims, headers={"typ": "refresh+jwt"})
     cases["100 KB token"] = sign(good, make_claims(padding="x" * 100_000))
+    cases["signature re-spelled (spare bits set)"] = respell_signature(valid)
+    cases["signature with == padding"] = valid + "=="
+    cases["signature with !!!! appended"] = valid + "!!!!"
+    cases.update(bad_time_claims(good))
     return cases
 
 
@@ -290,3 +307,35 @@ def test_a_header_nested_past_the_stack_is_malformed_not_a_crash(verifier, rsa_p
     _, body, sig = sign(rsa_private_key).split(".")
     with pytest.raises(InvalidTokenError):
         verifier.verify(f"{head}.{body}.{sig}")
+
+
+@pytest.fixture
+def auth_client(tmp_path: Path, rsa_private_key):
+    """The auth app signing with the test key, its Redis nowhere: its account endpoints check tokens first."""
+    config = AuthConfig.from_env({
+        "JWT_PRIVATE_KEY_FILE": str(write_private_key(rsa_private_key, tmp_path / "private.pem")),
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "JWT_ISSUER": ISSUER,
+        "JWT_AUDIENCE": AUDIENCE,
+        **CHEAP_ARGON2_ENV,
+    })
+    return create_auth_app(config).test_client()
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/sessions"), ("POST", "/logout/all"),
+                                              ("DELETE", "/sessions/" + "f" * 32), ("POST", "/password")])
+def test_auth_service_answers_401_to_every_bad_token(auth_client, rsa_private_key, other_rsa_private_key,
+                                                     method, path):
+    for token in [*bad_tokens(rsa_private_key, other_rsa_private_key).values(), *GARBAGE]:
+        response = auth_client.open(path, method=method, headers={"Authorization": f"Bearer {token}"},
+                                    json={"current_password": "x", "new_password": "y" * 8})
+        assert response.status_code == 401, (token[:80], response.status_code)
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+        assert response.get_json()["error"] == "invalid_token"
+
+
+def test_auth_service_says_expired(auth_client, rsa_private_key):
+    now = int(time.time())
+    token = sign(rsa_private_key, make_claims(exp=now - 600, iat=now - 1200))
+    response = auth_client.get("/sessions", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and "expired" in response.get_json()["error_description"]
