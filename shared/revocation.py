@@ -39,6 +39,7 @@ from redis.cluster import RedisCluster
 from shared import redis_keys
 from shared.errors import InvalidTokenError
 from shared.metrics import Metrics
+from shared.serve import WORKER_STARTS
 from shared.store import RedisClient, connect_redis
 from shared.verify import add_token_check
 
@@ -262,9 +263,9 @@ class DenyList:
 class RevocationListener:
     """The background reader of the revocation stream, one per worker process.
 
-    Started lazily in the process that serves (`ensure_started` before each request), since
-    gunicorn forks its workers from a master that built the app, and threads do not survive
-    a fork.
+    Started in the process that serves (`ensure_started`: by gunicorn's post_worker_init hook,
+    and before each request for other servers), since gunicorn forks its workers from a
+    master that built the app, and threads do not survive a fork.
     """
 
     def __init__(
@@ -415,6 +416,9 @@ def init_revocation_push(app: Any, redis_url: str, *, leeway: int, metrics: Metr
             refused.inc()
             raise InvalidTokenError(SESSION_ENDED)
 
+    # At each gunicorn worker's start, so that a worker no request reached yet hears too (and
+    # keeps what it heard through an outage); before each request, for any other server.
+    app.extensions.setdefault(WORKER_STARTS, []).append(listener.ensure_started)
     app.before_request(listener.ensure_started)
     add_token_check(app, refuse_revoked)
     app.extensions["revocation_listener"] = listener
