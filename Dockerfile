@@ -1,5 +1,5 @@
 # Both services from one base: `--target auth` or `--target resource` (docker-compose.yml builds both).
-# No secret is baked in: the auth service makes its signing key at first start, in a volume.
+# No secret is baked in: the auth service makes its signing and refresh-token keys at first start, in a volume.
 FROM python:3.11-slim AS base
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --shell /usr/sbin/nologin app
@@ -16,7 +16,8 @@ FROM base AS auth
 # unprivileged user can write the key there (a bind mount must be chowned to 10001).
 RUN mkdir -m 0700 /keys && chown app:app /keys
 COPY docker/auth-entrypoint.sh /usr/local/bin/auth-entrypoint
-ENV AUTH_HOST=0.0.0.0 AUTH_PORT=8001 JWT_PRIVATE_KEY_FILE=/keys/jwt-key.pem
+ENV AUTH_HOST=0.0.0.0 AUTH_PORT=8001 JWT_PRIVATE_KEY_FILE=/keys/jwt-key.pem \
+    REFRESH_TOKEN_KEY_FILE=/keys/refresh-token.key
 USER 10001:10001
 EXPOSE 8001
 # The slim image has no curl: Python's urllib fails (exit 1) on anything but a 2xx.

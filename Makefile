@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench redis-server docker-compose clean
+.PHONY: run test lint bench redis-server docker-compose faketime clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ redis-server:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
+# The clock-skew and chaos tests run auth replicas under libfaketime's `faketime`.
+faketime:
+	@command -v faketime >/dev/null || { \
+	  echo "faketime is missing: installing it with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq faketime >/dev/null; }
+
 # The tests validate docker-compose.yml with it (no Docker engine needed). Without
 # --no-install-recommends apt would also pull in the whole Docker engine.
 docker-compose:
@@ -29,12 +36,13 @@ docker-compose:
 run: $(STAMP) redis-server
 	PATH="$(CURDIR)/$(BIN):$$PATH" ./scripts/run-local.sh
 
-test: $(STAMP) redis-server docker-compose
+test: $(STAMP) redis-server docker-compose faketime
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) redis-server
 	@command -v wrk >/dev/null || { echo "wrk is missing: installing it with apt-get"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	@$(BIN)/python -c "import flask_jwt_extended" 2>/dev/null || $(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/revocation.py
 

@@ -18,7 +18,7 @@ from auth_service.passwords import PasswordHasher
 from auth_service.ratelimit import RateLimiter
 from auth_service.recovery import EmailVerification
 from auth_service.sessions import SessionStore
-from auth_service.tokens import AccessTokenIssuer
+from auth_service.tokens import AccessTokenIssuer, load_refresh_keys
 from shared import metrics
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
@@ -51,6 +51,8 @@ def create_app(config: AuthConfig | None = None) -> Flask:
         accounts=accounts,
         sessions=SessionStore(
             client,
+            keys=load_refresh_keys(config.refresh_token_keys),
+            max_sessions=config.max_sessions_per_user,
             idle_ttl=config.refresh_token_ttl,
             max_age=config.session_max_age,
             reuse_grace=config.refresh_reuse_grace,

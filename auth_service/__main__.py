@@ -1,4 +1,5 @@
-"""Command line: serve, mailer, create-user, set-role, generate-key, create-client, revoke-client."""
+"""Command line: serve, mailer, create-user, set-role, generate-key, generate-refresh-key, create-client,
+revoke-client."""
 
 from __future__ import annotations
 
@@ -132,6 +133,17 @@ def _generate_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate_refresh_key(args: argparse.Namespace) -> int:
+    from auth_service.tokens import generate_refresh_key
+
+    try:
+        kid = generate_refresh_key(Path(args.path))
+    except FileExistsError:
+        raise SystemExit(f"error: {args.path} exists already; not overwriting a key") from None
+    print(f"wrote {args.path} (refresh-token key id {kid})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auth_service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -156,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     keygen = commands.add_parser("generate-key", help="write a new RSA private key as PEM")
     keygen.add_argument("path")
     keygen.set_defaults(run=_generate_key)
+    refresh_keygen = commands.add_parser("generate-refresh-key", help="write a new refresh-token key (256 bits)")
+    refresh_keygen.add_argument("path")
+    refresh_keygen.set_defaults(run=_generate_refresh_key)
     new_client = commands.add_parser("create-client", help="create a service client (client_credentials)")
     new_client.add_argument("name")
     new_client.add_argument("--scope", required=True, help=f"space-separated, of: {' '.join(KNOWN_SCOPES)}")

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Callable
 
 from auth_service.passwords import MAX_PASSWORD_BYTES, PasswordHasher, check_password_rules
-from auth_service.sessions import revoke_sessions_call
+from auth_service.sessions import call_with_index, no_offset
 from shared import redis_keys
 from shared.accounts import check_name, has_control_characters, rfc3339
 from shared.directory import AccountDirectory, new_user_id
@@ -46,13 +46,15 @@ class AccountStore:
         *,
         now: Callable[[], float] = time.time,
         on_login: Callable[[str | None], None] = lambda user_id: None,
+        clock_offset: Callable[[], int] = no_offset,
     ) -> None:
         self._redis = client
+        self._clock_offset = clock_offset  # ms added to the store's clock, by tests only
         self._hasher = hasher
         self._now = now
         self._on_login = on_login  # the account id when the password was right, else None
         self._directory = AccountDirectory(client)
-        self._revoke_sessions = client.register_script(load_script("auth_service", "revoke_sessions.lua"))
+        self._change_password = client.register_script(load_script("auth_service", "change_password.lua"))
 
     def register(self, email: object, password: object, name: object = None, *, role: str = "user") -> dict[str, str]:
         """Create an account; EmailTakenError when the email is registered already."""
@@ -102,8 +104,7 @@ class AccountStore:
         if stored_hash and self._hasher.needs_rehash(stored_hash):
             # Compare-and-set: a password change meanwhile must not be undone by this upgrade.
             rehashed = self._hasher.hash(password)
-            keys, args = revoke_sessions_call(record["id"], "", new_hash=rehashed, checked_hash=stored_hash)
-            if int(self._revoke_sessions(keys=keys, args=args)) == 0:
+            if self._set_password_hash(record["id"], rehashed, stored_hash, "", "") >= 0:
                 record = {**record, "password_hash": rehashed}
         return record
 
@@ -130,14 +131,19 @@ class AccountStore:
         Without it (an admin's reset) the password is set whatever it was.
         """
         new_hash = self._hasher.hash(check_password_rules(new_password))
-        keys, args = revoke_sessions_call(
-            user_id, "password_changed" if end_sessions else "", keep=keep_session,
-            new_hash=new_hash, checked_hash=checked_hash,
+        ended = self._set_password_hash(
+            user_id, new_hash, checked_hash, "password_changed" if end_sessions else "", keep_session
         )
-        ended = int(self._revoke_sessions(keys=keys, args=args))
         if ended < 0:
             raise InvalidCredentialsError("the password changed meanwhile, or the account is gone")
         return ended
+
+    def _set_password_hash(self, user_id: str, new_hash: str, checked_hash: str, reason: str, keep: str) -> int:
+        """change_password.lua: how many sessions it ended, or -1 when the hash was no longer
+        `checked_hash` (or the account is gone) and nothing changed."""
+        result = call_with_index(self._redis, self._change_password, user_id, self._clock_offset,
+                                 [redis_keys.user_key(user_id)], [checked_hash, new_hash, reason, keep])
+        return int(result["ended"]) if result["outcome"] == "done" else -1
 
     def find_by_email(self, email: str) -> dict[str, str] | None:
         """The account registered under a normalised email, or None."""

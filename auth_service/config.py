@@ -174,6 +174,9 @@ class AuthConfig:
     rate_limits: RateLimitConfig
     # Proxies in front of the service that append to X-Forwarded-For; 0: the socket's peer is the client.
     trusted_proxy_count: int
+    # Texts of the refresh-token key files, the minting key first; the others still recognise tokens.
+    refresh_token_keys: tuple[bytes, ...]
+    max_sessions_per_user: int
     email: EmailConfig | None = None  # None: EMAIL off, the email endpoints are 404
 
     @classmethod
@@ -182,6 +185,9 @@ class AuthConfig:
         key_files = [p.strip() for p in env_str(environ, "JWT_PRIVATE_KEY_FILE").split(",") if p.strip()]
         if not key_files:
             raise ConfigError("JWT_PRIVATE_KEY_FILE is required but not set")
+        refresh_key_files = [p.strip() for p in env_str(environ, "REFRESH_TOKEN_KEY_FILE").split(",") if p.strip()]
+        if not refresh_key_files:
+            raise ConfigError("REFRESH_TOKEN_KEY_FILE is required but not set")
         access_ttl = env_int(environ, "ACCESS_TOKEN_TTL", 900, minimum=1)
         refresh_ttl = env_refresh_token_ttl(environ)
         max_age = env_int(environ, "SESSION_MAX_AGE", 2_592_000, minimum=1)
@@ -198,5 +204,7 @@ class AuthConfig:
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
             rate_limits=RateLimitConfig.from_env(environ),
             trusted_proxy_count=env_int(environ, "TRUSTED_PROXY_COUNT", 0, maximum=10),
+            refresh_token_keys=tuple(read_file("REFRESH_TOKEN_KEY_FILE", path) for path in refresh_key_files),
+            max_sessions_per_user=env_int(environ, "MAX_SESSIONS_PER_USER", 100, minimum=1, maximum=10_000),
             email=EmailConfig.from_env(environ),
         )

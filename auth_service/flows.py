@@ -69,6 +69,8 @@ class AuthFlows:
         if self.email is not None:
             self.email.check_login_allowed(account)
         issued = self.sessions.create(account["id"], account["password_hash"], user_agent)
+        if issued.evicted:  # the user's oldest session made room for this one
+            self.revocations.sessions_ended([issued.evicted])
         return self._user_pair(issued, account["email"], account.get("role", ""))
 
     def refresh(self, refresh_token: str) -> TokenPair:

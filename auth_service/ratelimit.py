@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
-import time
 from collections.abc import Callable
 
 from auth_service.accounts import normalize_email
@@ -57,7 +56,7 @@ class RateLimiter:
         client: RedisClient,
         config: RateLimitConfig,
         *,
-        now: Callable[[], float] = time.time,
+        clock_offset: Callable[[], int] = lambda: 0,
         on_limited: Callable[[str], None] = lambda scope: None,
     ) -> None:
         """`on_limited(scope)` hears of each refusal: "login", "register", "refresh" by address,
@@ -70,14 +69,11 @@ class RateLimiter:
             "register": config.register_per_address,
             "refresh": config.refresh_per_address,
         }
-        self._now = now
+        self._clock_offset = clock_offset  # ms the scripts add to the store's clock: tests only
         self._login_attempt = client.register_script(load_script("auth_service", "login_attempt.lua"))
         self._login_success = client.register_script(load_script("auth_service", "login_success.lua"))
         self._address_limit = client.register_script(load_script("auth_service", "address_limit.lua"))
         self._address_refund = client.register_script(load_script("auth_service", "address_refund.lua"))
-
-    def _now_ms(self) -> int:
-        return int(self._now() * 1000)
 
     def limit_address(self, action: str, address: str | None) -> None:
         """Count a request for `action` from a client address; RateLimitedError past its rate."""
@@ -87,7 +83,7 @@ class RateLimiter:
         wait_ms = int(
             self._address_limit(
                 keys=[redis_keys.address_limit_key(action, address_subject(address))],
-                args=[self._now_ms(), max(1, 60_000 // per_minute), per_minute],
+                args=[self._clock_offset(), max(1, 60_000 // per_minute), per_minute],
             )
         )
         if wait_ms:
@@ -97,7 +93,7 @@ class RateLimiter:
     def limit_subject(self, key: str, *, interval_ms: int, burst: int, scope: str, description: str) -> None:
         """Count a request against any allowance kept like the per-address ones (a burst, then one per
         interval) under `key`; RateLimitedError past it. The email flows limit addresses and emails so."""
-        wait_ms = int(self._address_limit(keys=[key], args=[self._now_ms(), max(1, interval_ms), burst]))
+        wait_ms = int(self._address_limit(keys=[key], args=[self._clock_offset(), max(1, interval_ms), burst]))
         if wait_ms:
             self._on_limited(scope)
             raise RateLimitedError(_retry_after(wait_ms), description)
@@ -123,7 +119,7 @@ class RateLimiter:
         if per_minute:
             wait_ms = int(self._address_limit(
                 keys=[self._client_address_key(address)],
-                args=[self._now_ms(), max(1, 60_000 // per_minute), per_minute],
+                args=[self._clock_offset(), max(1, 60_000 // per_minute), per_minute],
             ))
             if wait_ms:
                 self._on_limited("client_auth")
@@ -139,7 +135,7 @@ class RateLimiter:
         per_minute = self._config.client_auth_per_address
         if per_minute:
             self._address_refund(keys=[self._client_address_key(address)],
-                                 args=[self._now_ms(), max(1, 60_000 // per_minute)])
+                                 args=[self._clock_offset(), max(1, 60_000 // per_minute)])
         key = self._client_throttle_key(client_id)
         if key is not None:
             self._attempt_succeeded(key, address)
@@ -149,7 +145,7 @@ class RateLimiter:
         config = self._config
         wait_ms, known = self._login_attempt(
             keys=[key, redis_keys.known_addresses_key(key), redis_keys.address_throttle_key(key, subject)],
-            args=[self._now_ms(), config.login_failures_before_delay, config.login_delay * 1000,
+            args=[self._clock_offset(), config.login_failures_before_delay, config.login_delay * 1000,
                   config.login_delay_max * 1000, config.login_failure_memory * 1000, subject],
         )
         if int(wait_ms):
@@ -161,7 +157,7 @@ class RateLimiter:
         subject = _known_subject(address)
         self._login_success(
             keys=[key, redis_keys.known_addresses_key(key), redis_keys.address_throttle_key(key, subject)],
-            args=[self._now_ms(), subject, self._config.known_address_ttl * 1000, MAX_KNOWN_ADDRESSES],
+            args=[self._clock_offset(), subject, self._config.known_address_ttl * 1000, MAX_KNOWN_ADDRESSES],
         )
 
     def _email_throttle_key(self, email: object) -> str | None:

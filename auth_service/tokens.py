@@ -1,13 +1,12 @@
 """Token minting: RS256 access tokens (RFC 9068) and opaque refresh tokens.
 
-A refresh token reads `<user id>.<session id>.<secret>`: the ids route it to its
-session's keys (one Redis Cluster slot), the secret carries 256 random bits.
-The store keeps only SHA-256 of the whole token.
-
-A successor token is derived, not drawn: `HMAC-SHA256(key=old token, msg=nonce)`,
-the nonce kept in the session. A second, parallel refresh with the same old token
-within the grace window thus gets the very same successor, although the store
-never held it; a copy of the store alone (nonces and hashes) derives nothing.
+A refresh token reads `<user id>.<session id>.<key id>.<generation>.<branch>.<secret>`.
+The ids route it to its session's keys (one Redis Cluster slot). The secret is
+`HMAC-SHA256(refresh-token key, user id, session id, generation, branch)` under a
+server-held key (REFRESH_TOKEN_KEY_FILE, never in Redis) named by the key id: 256 bits
+no one can compute without the key. A session keeps only its current generation and
+branch, so any token it ever issued is recognised by recomputing its secret, a forged
+one fails the HMAC before Redis is asked, and a copy of Redis lets no one refresh.
 """
 
 from __future__ import annotations
@@ -15,24 +14,45 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import jwt
 
 from auth_service.keys import KeyRing
+from shared.config import ConfigError
 from shared.directory import USER_ID
 
-REFRESH_TOKEN_PATTERN = re.compile(rf"({USER_ID})\.([0-9a-f]{{32}})\.([A-Za-z0-9_-]{{43}})")
+_NUMBER = r"(0|[1-9][0-9]{0,14})"  # one spelling per number: the secret covers its digits
+REFRESH_TOKEN_PATTERN = re.compile(
+    rf"({USER_ID})\.([0-9a-f]{{32}})\.([A-Za-z0-9_-]{{8}})\.{_NUMBER}\.{_NUMBER}\.([A-Za-z0-9_-]{{43}})"
+)
+# Tokens made before refresh tokens were HMACs: `<user id>.<session id>.<256 random bits>`.
+LEGACY_REFRESH_TOKEN_PATTERN = re.compile(rf"({USER_ID})\.([0-9a-f]{{32}})\.([A-Za-z0-9_-]{{43}})")
 SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+MIN_REFRESH_KEY_BYTES = 32
+_MAC_DOMAIN = b"refresh-token/v1"
 
 
 class RefreshTokenId(NamedTuple):
     user_id: str
     session_id: str
+
+
+class RefreshTokenParts(NamedTuple):
+    """A refresh token whose secret the server's keys confirmed; `generation` and `branch`
+    are None for a legacy token (made before HMAC tokens), which only names its session."""
+
+    user_id: str
+    session_id: str
+    generation: int | None
+    branch: int | None
 
 
 def _b64url(raw: bytes) -> str:
@@ -49,34 +69,86 @@ def is_session_id(text: str) -> bool:
     return SESSION_ID_PATTERN.fullmatch(text) is not None
 
 
-def new_refresh_token(user_id: str, session_id: str) -> str:
-    """The first refresh token of a session: 256 random bits."""
-    return f"{user_id}.{session_id}.{_b64url(secrets.token_bytes(32))}"
+def refresh_key_id(key: bytes) -> str:
+    """The public name of a refresh-token key: 48 bits of a hash of it, in every token it made."""
+    return _b64url(hashlib.sha256(b"refresh-token-key-id/" + key).digest())[:8]
 
 
-def successor_token(token: str, nonce: str) -> str:
-    """The token that replaces `token` when it is spent with `nonce`."""
-    user_id, session_id, _ = token.split(".")
-    digest = hmac.new(token.encode("ascii"), nonce.encode("ascii"), hashlib.sha256).digest()
-    return f"{user_id}.{session_id}.{_b64url(digest)}"
+@dataclass(frozen=True)
+class RefreshTokenKeys:
+    """The refresh-token keys: the first makes new tokens, all recognise the ones they made."""
 
+    keys: dict[str, bytes]  # key id -> key, the minting key first
 
-def new_nonce() -> str:
-    """A fresh rotation nonce (256 bits)."""
-    return secrets.token_hex(32)
+    @classmethod
+    def from_secrets(cls, secrets_: tuple[bytes, ...]) -> RefreshTokenKeys:
+        """From the raw keys, the minting key first; ConfigError when one is too short."""
+        if not secrets_ or any(len(key) < MIN_REFRESH_KEY_BYTES for key in secrets_):
+            raise ConfigError(f"REFRESH_TOKEN_KEY_FILE: need keys of {MIN_REFRESH_KEY_BYTES} bytes or more")
+        return cls({refresh_key_id(key): key for key in secrets_})
+
+    @property
+    def minting_kid(self) -> str:
+        return next(iter(self.keys))
+
+    def _secret(self, kid: str, user_id: str, session_id: str, generation: int, branch: int) -> bytes:
+        message = b"/".join((_MAC_DOMAIN, user_id.encode(), session_id.encode(), b"%d" % generation, b"%d" % branch))
+        return hmac.new(self.keys[kid], message, hashlib.sha256).digest()
+
+    def mint(self, user_id: str, session_id: str, generation: int, branch: int) -> str:
+        """The refresh token of a session's generation and branch, under the minting key."""
+        kid = self.minting_kid
+        secret = _b64url(self._secret(kid, user_id, session_id, generation, branch))
+        return f"{user_id}.{session_id}.{kid}.{generation}.{branch}.{secret}"
+
+    def verify(self, token: object) -> RefreshTokenParts | None:
+        """What a refresh token names when one of our keys made it (or it is a well-formed legacy
+        token, checked against the store's hash instead); None for anything else."""
+        if not isinstance(token, str):
+            return None
+        legacy = LEGACY_REFRESH_TOKEN_PATTERN.fullmatch(token)
+        if legacy:
+            return RefreshTokenParts(legacy[1], legacy[2], None, None)
+        match = REFRESH_TOKEN_PATTERN.fullmatch(token)
+        if match is None or match[3] not in self.keys:
+            return None
+        user_id, session_id, kid = match[1], match[2], match[3]
+        generation, branch = int(match[4]), int(match[5])
+        expected = _b64url(self._secret(kid, user_id, session_id, generation, branch))
+        if not hmac.compare_digest(expected, match[6]):
+            return None
+        return RefreshTokenParts(user_id, session_id, generation, branch)
 
 
 def parse_refresh_token(token: object) -> RefreshTokenId | None:
-    """The ids a well-formed refresh token names, or None."""
+    """The ids a well-formed refresh token names (its secret unchecked), or None."""
     if not isinstance(token, str):
         return None
-    match = REFRESH_TOKEN_PATTERN.fullmatch(token)
+    match = REFRESH_TOKEN_PATTERN.fullmatch(token) or LEGACY_REFRESH_TOKEN_PATTERN.fullmatch(token)
     return RefreshTokenId(match[1], match[2]) if match else None
 
 
 def hash_refresh_token(token: str) -> str:
-    """What the store keeps of a refresh token. 256 random bits need no slow hash."""
+    """What the store kept of a legacy refresh token: its SHA-256."""
     return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def load_refresh_keys(texts: tuple[bytes, ...]) -> RefreshTokenKeys:
+    """Parse key files (base64url of the key, as generate_refresh_key writes them)."""
+    try:
+        raw = tuple(base64.urlsafe_b64decode(text.strip() + b"=" * (-len(text.strip()) % 4)) for text in texts)
+    except ValueError:
+        raise ConfigError("REFRESH_TOKEN_KEY_FILE: not a base64url key (see generate-refresh-key)") from None
+    return RefreshTokenKeys.from_secrets(raw)
+
+
+def generate_refresh_key(path: Path) -> str:
+    """Write a new 256-bit refresh-token key to `path` (mode 0600, never over a file); its key id."""
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(_b64url(key).encode("ascii") + b"\n")
+    return refresh_key_id(key)
 
 
 class AccessTokenIssuer:

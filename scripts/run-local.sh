@@ -12,6 +12,7 @@ export RESOURCE_PORT="${RESOURCE_PORT:-8002}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 export JWT_ISSUER="${JWT_ISSUER:-http://127.0.0.1:$AUTH_PORT}"
 export JWT_PRIVATE_KEY_FILE="${JWT_PRIVATE_KEY_FILE:-$PWD/var/jwt-key.pem}"
+export REFRESH_TOKEN_KEY_FILE="${REFRESH_TOKEN_KEY_FILE:-$PWD/var/refresh-token.key}"
 mkdir -p var/redis
 export EMAIL="${EMAIL:-on}"
 MAIL_PORT="${MAIL_PORT:-1025}"
@@ -35,6 +36,9 @@ fi
 
 if [ ! -e "$JWT_PRIVATE_KEY_FILE" ]; then
   python -m auth_service generate-key "$JWT_PRIVATE_KEY_FILE"
+fi
+if [ ! -e "${REFRESH_TOKEN_KEY_FILE%%,*}" ]; then
+  python -m auth_service generate-refresh-key "${REFRESH_TOKEN_KEY_FILE%%,*}"
 fi
 
 if [ "$EMAIL" = on ]; then

@@ -14,7 +14,7 @@ import glob
 import os
 import shutil
 import tempfile
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from flask import current_app
 
@@ -47,6 +47,8 @@ class Metrics:
             "http_request_duration_seconds", "Time to answer an HTTP request, by route and method",
             ["route", "method"], registry=self.registry,
         )
+        # (route, method, status) -> its counter and histogram: labels() locks and checks each time.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.rate_limits = Counter(
             "rate_limited_total", "Requests refused by a rate limit, by scope", ["scope"], registry=self.registry
         )
@@ -66,8 +68,13 @@ class Metrics:
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""
         method = method if method in METHODS else "other"
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        series = self._series.get((route, method, status))
+        if series is None:
+            # Routes, methods and statuses are few: the cache stays as small as the series.
+            series = self._series[(route, method, status)] = (
+                self.requests.labels(route, method, str(status)), self.latency.labels(route, method))
+        series[0].inc()
+        series[1].observe(seconds)
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The metrics in the format `accept` asks for (Prometheus text by default), and its content type."""

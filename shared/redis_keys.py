@@ -15,26 +15,19 @@ def user_key(user_id: str) -> str:
 
 
 def user_sessions_key(user_id: str) -> str:
-    """Sorted set: the user's session ids, scored by absolute deadline (ms)."""
+    """Sorted set: the user's session ids, scored by idle deadline (ms): derived data, added to at
+    login and rotation, removed from only by scripts that end sessions."""
     return f"user:{{{user_id}}}:sessions"
 
 
 def session_key(user_id: str, session_id: str) -> str:
-    """Hash: one refresh session (hashes of its live tokens, deadlines, metadata)."""
+    """Hash: one refresh session (where its token chain stands, deadlines, metadata)."""
     return f"user:{{{user_id}}}:session:{session_id}"
 
 
 def client_key(client_id: str) -> str:
     """Hash: a service client (name, scope, SHA-256 of its secret, created_at); its own hash tag."""
     return f"client:{{{client_id}}}"
-
-
-SPENT_SUFFIX = ":spent"
-
-
-def spent_tokens_key(user_id: str, session_id: str) -> str:
-    """Sorted set: hashes of the session's spent refresh tokens, scored by when they were spent."""
-    return session_key(user_id, session_id) + SPENT_SUFFIX
 
 
 def login_throttle_key(email_digest: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 import socket
 import subprocess
@@ -189,6 +190,20 @@ def write_public_key(key: rsa.RSAPrivateKey, path: Path) -> Path:
         )
     )
     return path
+
+
+TEST_REFRESH_KEY = b"refresh-token key of the tests, 32 bytes or more"
+
+
+def write_refresh_key(path: Path, key: bytes = TEST_REFRESH_KEY) -> Path:
+    """Write a refresh-token key file (base64url, as `generate-refresh-key` writes it)."""
+    path.write_text(base64.urlsafe_b64encode(key).rstrip(b"=").decode() + "\n")
+    return path
+
+
+def refresh_key_env(directory: Path) -> dict[str, str]:
+    """REFRESH_TOKEN_KEY_FILE naming a refresh-token key of the tests', written into `directory`."""
+    return {"REFRESH_TOKEN_KEY_FILE": str(write_refresh_key(Path(directory) / "refresh-token.key"))}
 
 
 # Argon2id at the lowest cost the library takes: tests hash hundreds of passwords.

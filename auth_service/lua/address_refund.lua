@@ -2,9 +2,11 @@
 -- for limits that count failures only: the attempt is counted before it is checked, so that
 -- parallel attempts cannot pass together, and refunded when it turned out to succeed.
 -- KEYS[1] the address's GCRA key (ms since the epoch when its allowance is whole again)
--- ARGV[1] now (ms)   ARGV[2] interval between requests at the steady rate (ms)
+-- ARGV[1] clock offset (ms) added to the store's clock (TIME): 0 except in tests
+-- ARGV[2] interval between requests at the steady rate (ms)
 -- Returns 0.
-local now = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if not tat then
   return 0

@@ -3,7 +3,8 @@
 -- KEYS[2] sorted set: the client addresses that logged in to this email, scored by the ms
 --         until which each counts as known (REFRESH_TOKEN_TTL after its last success)
 -- KEYS[3] this address's own throttle hash for this email, the same fields as KEYS[1]
--- ARGV[1] now (ms)   ARGV[2] attempts before the delays start
+-- ARGV[1] clock offset (ms) added to the store's clock (TIME): 0 except in tests
+-- ARGV[2] attempts before the delays start
 -- ARGV[3] the first delay (ms)   ARGV[4] the longest delay (ms)
 -- ARGV[5] how long failures are remembered past the lock (ms)
 -- ARGV[6] the client's address as limited ("" when it cannot be told apart: never known)
@@ -13,7 +14,8 @@
 -- hammering the email never lock its owner out; every other address shares KEYS[1].
 -- The attempt counts as a failure until the caller's success script clears it: counted
 -- before the password is checked, parallel guesses cannot slip past the limit together.
-local now = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 local address = ARGV[6]
 local known = 0
 if address ~= '' then

@@ -2,10 +2,12 @@
 -- attempt, and remember the address as known to the email.
 -- KEYS[1] the email's shared throttle hash   KEYS[2] the email's known addresses (sorted set,
 --         scored by the ms until which each is known)   KEYS[3] the address's own throttle hash
--- ARGV[1] now (ms)   ARGV[2] the client's address as limited ("" when it cannot be told apart)
+-- ARGV[1] clock offset (ms) added to the store's clock (TIME): 0 except in tests
+-- ARGV[2] the client's address as limited ("" when it cannot be told apart)
 -- ARGV[3] how long a success keeps the address known (ms)   ARGV[4] most addresses kept
 -- Returns 1 when the address was known before this success, else 0.
-local now = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 local address = ARGV[2]
 if address == '' then
   redis.call('DEL', KEYS[1])

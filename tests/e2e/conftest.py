@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import CHEAP_ARGON2_ENV, RedisServer, free_port, write_private_key
+from tests.conftest import CHEAP_ARGON2_ENV, RedisServer, free_port, refresh_key_env, write_private_key
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,6 +83,7 @@ def base_env(redis_url: str, key_file: Path) -> dict[str, str]:
         "JWT_ISSUER": f"http://127.0.0.1:{auth_port}",
         "JWT_AUDIENCE": "resource-service",
         "JWT_PRIVATE_KEY_FILE": str(key_file),
+        **refresh_key_env(key_file.parent),
         "WEB_CONCURRENCY": "2",
     })
     return env

@@ -63,12 +63,15 @@ def test_both_services_run_with_their_container_settings(tmp_path, redis_server)
     volume = tmp_path / "keys"  # the auth-keys volume
     volume.mkdir(mode=0o700)
     key_file = volume / Path(container_env("auth")["JWT_PRIVATE_KEY_FILE"]).name
+    refresh_key_file = volume / Path(container_env("auth")["REFRESH_TOKEN_KEY_FILE"]).name
     auth_env = machine_env("auth", REDIS_URL=redis_server.url, AUTH_PORT=str(free_port()),
-                           JWT_PRIVATE_KEY_FILE=str(key_file))
+                           JWT_PRIVATE_KEY_FILE=str(key_file), REFRESH_TOKEN_KEY_FILE=str(refresh_key_file))
     with ExitStack() as stack:
-        # First start: the entrypoint makes the signing key, readable by the service's user alone.
+        # First start: the entrypoint makes the signing and refresh-token keys, readable by the
+        # service's user alone.
         auth = start(stack, "auth", auth_env, tmp_path)
         assert key_file.stat().st_mode & 0o777 == 0o600
+        assert refresh_key_file.stat().st_mode & 0o777 == 0o600
         (kid,) = jwks_kids(auth)
         assert f"(kid {kid})" in auth.log()
         assert healthcheck("auth", auth_env) == 0
@@ -90,13 +93,16 @@ def test_both_services_run_with_their_container_settings(tmp_path, redis_server)
         me = requests.get(f"{resource.url}/me", headers=bearer, timeout=5)
         assert me.status_code == 200 and me.json()["email"] == email
 
-        # A restart keeps the key in the volume: the tokens already out stay good.
-        pem = key_file.read_bytes()
+        # A restart keeps the keys in the volume: the tokens already out stay good.
+        pem, refresh_key = key_file.read_bytes(), refresh_key_file.read_bytes()
         auth.stop()
         assert healthcheck("auth", auth_env) != 0, "the healthcheck passed with the service down"
         auth.start()
         assert key_file.read_bytes() == pem and jwks_kids(auth) == [kid]
+        assert refresh_key_file.read_bytes() == refresh_key
         assert requests.get(f"{auth.url}/sessions", headers=bearer, timeout=5).status_code == 200
+        assert requests.post(f"{auth.url}/refresh", json={"refresh_token": pair["refresh_token"]},
+                             timeout=5).status_code == 200
 
 
 def test_redis_runs_with_the_compose_options(tmp_path):

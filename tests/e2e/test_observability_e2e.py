@@ -90,9 +90,10 @@ GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "auth_service/gunicorn_conf.
 def test_counts_are_summed_across_workers(start_service: StartService, e2e_env, tmp_path: Path, command):
     temp = tmp_path / "tmp"
     temp.mkdir()
-    auth = start_service("auth_service", {**e2e_env, "TMPDIR": str(temp)}, command)
-    # One worker takes a request whose headers are still arriving and waits for the rest;
-    # the other worker answers all the others meanwhile. Neither alone saw them all.
+    # Sync workers (one thread): one worker takes a request whose headers are still arriving
+    # and waits for the rest; the other worker answers all the others meanwhile. Neither alone
+    # saw them all. (A gthread worker would answer others while it waits.)
+    auth = start_service("auth_service", {**e2e_env, "TMPDIR": str(temp), "GUNICORN_THREADS": "1"}, command)
     with socket.create_connection(("127.0.0.1", auth.port), timeout=10) as held:
         held.sendall(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         hit(f"{auth.url}/readyz", 30)

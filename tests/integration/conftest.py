@@ -11,7 +11,7 @@ from auth_service import create_app
 from auth_service.config import AuthConfig
 from resource_service import create_app as create_resource_app
 from resource_service.config import ResourceConfig
-from tests.conftest import CHEAP_ARGON2_ENV, RedisServer, write_private_key, write_public_key
+from tests.conftest import CHEAP_ARGON2_ENV, RedisServer, refresh_key_env, write_private_key, write_public_key
 from tests.jwt_forge import AUDIENCE, ISSUER
 
 
@@ -34,7 +34,8 @@ def make_auth_app(redis_client, redis_server: RedisServer, tmp_path, rsa_private
     """`make_auth_app(**env)`: an auth app over the tests' Redis (flushed) and signing key, `env`
     overriding any setting (REDIS_URL, JWT_PRIVATE_KEY_FILE too); its connections close after the test."""
     key_file = write_private_key(rsa_private_key, tmp_path / "auth-signing.pem")
-    base = {"REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **CHEAP_ARGON2_ENV}
+    base = {"REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(tmp_path),
+            **CHEAP_ARGON2_ENV}
     yield from app_maker(lambda env: create_app(AuthConfig.from_env({**base, **env})), "auth")
 
 

@@ -249,6 +249,7 @@ def test_a_refused_refresh_says_why(make_auth_app, caplog):
     register(client)
     first = login(client).json
     second = client.post("/refresh", json={"refresh_token": first["refresh_token"]}).json
+    client.post("/refresh", json={"refresh_token": second["refresh_token"]})  # the successor used
     with caplog.at_level("WARNING", logger="auth_service.security"):
         reuse = client.post("/refresh", json={"refresh_token": first["refresh_token"]})
     assert_error(reuse, 400, "invalid_grant")

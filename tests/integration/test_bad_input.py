@@ -12,7 +12,7 @@ from auth_service import create_app as create_auth_app
 from auth_service.config import AuthConfig
 from resource_service import create_app as create_resource_app
 from resource_service.config import ResourceConfig
-from tests.conftest import CHEAP_ARGON2_ENV, write_private_key, write_public_key
+from tests.conftest import CHEAP_ARGON2_ENV, refresh_key_env, write_private_key, write_public_key
 from tests.jwt_forge import AUDIENCE, ISSUER, make_claims, sign
 
 PASSWORD = "correct horse battery"
@@ -46,7 +46,8 @@ NO_LIMITS = {"LOGIN_DELAY": "0", "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_L
 def auth_app(redis_server, tmp_path_factory, rsa_private_key):
     key_file = write_private_key(rsa_private_key, tmp_path_factory.mktemp("keys") / "k.pem")
     app = create_auth_app(AuthConfig.from_env({
-        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **CHEAP_ARGON2_ENV, **NO_LIMITS,
+        "REDIS_URL": redis_server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+            **CHEAP_ARGON2_ENV, **NO_LIMITS,
     }))
     yield app
     app.extensions["auth"].redis.close()

@@ -49,12 +49,22 @@ def test_generate_key_writes_a_private_key_once(tmp_path):
     assert second.returncode != 0 and "exists" in second.stderr
 
 
+def test_generate_refresh_key_writes_a_key_once(tmp_path):
+    path = tmp_path / "refresh.key"
+    first = cli("generate-refresh-key", str(path), env={"PATH": "/usr/bin:/bin"})
+    assert first.returncode == 0 and "refresh-token key id" in first.stdout
+    assert path.stat().st_mode & 0o777 == 0o600 and len(path.read_text().strip()) == 43
+    second = cli("generate-refresh-key", str(path), env={"PATH": "/usr/bin:/bin"})
+    assert second.returncode != 0 and "exists" in second.stderr
+
+
 def test_reset_password_sets_it_and_ends_every_session(redis_client, redis_server):
     env = {"PATH": "/usr/bin:/bin", "REDIS_URL": redis_server.url, **CHEAP_ARGON2_ENV}
     made = json.loads(cli("create-user", "a@example.com", "--password-stdin", env=env, stdin=PASSWORD + "\n").stdout)
     sessions = redis_keys.user_sessions_key(made["id"])
     redis_client.zadd(sessions, {"s1": 1e13})
-    redis_client.hset(redis_keys.session_key(made["id"], "s1"), mapping={"current": "h", "abs_deadline": 1e13})
+    redis_client.hset(redis_keys.session_key(made["id"], "s1"),
+                      mapping={"gen": 0, "idle_deadline": 10**13, "abs_deadline": 10**13})
     reset = cli("reset-password", "a@example.com", "--password-stdin", env=env, stdin="a brand new passphrase\n")
     assert reset.returncode == 0 and "1 sessions ended" in reset.stdout
     assert redis_client.hget(redis_keys.session_key(made["id"], "s1"), "ended") == b"password_changed"

@@ -138,7 +138,8 @@ def test_metrics_count_refreshes_by_outcome(make_auth_app):
 def test_a_reused_refresh_token_is_counted_and_logged_as_a_warning(make_auth_app, caplog):
     client = make_auth_app(REFRESH_REUSE_GRACE="0").test_client()
     user, pair = register_and_login(client)
-    client.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+    second = client.post("/refresh", json={"refresh_token": pair["refresh_token"]}).json
+    client.post("/refresh", json={"refresh_token": second["refresh_token"]})  # the successor used
     caplog.set_level(logging.INFO)
     assert client.post("/refresh", json={"refresh_token": pair["refresh_token"]}).status_code == 400
     scraped = scrape(client)

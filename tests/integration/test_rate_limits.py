@@ -1,4 +1,4 @@
-"""Rate limits through the auth service's test client over a real Redis, with a clock the tests move."""
+"""Rate limits through the auth service's test client over a real Redis, with the store's clock moved by the tests."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from auth_service.config import RateLimitConfig
 from auth_service.ratelimit import RateLimiter
 from shared.errors import RateLimitedError
 from tests.conftest import dump_redis
+from tests.store_clock import StoreClock
 
 PASSWORD = "correct horse battery"
 # Three free failures, then 2 s doubling up to 20 s, remembered for 100 s; per-address limits
@@ -22,13 +23,18 @@ STRICT = {"LOGIN_FAILURES_BEFORE_DELAY": "3", "LOGIN_DELAY": "2", "LOGIN_DELAY_M
 
 
 @pytest.fixture
+def clock():
+    return StoreClock()
+
+
+@pytest.fixture
 def make_app(make_auth_app, clock):
     """`make_app(**env)`: an auth app over the tests' Redis whose limiter reads `clock`."""
 
     def make(**env: str):
         app = make_auth_app(**env)
         svc = app.extensions["auth"]
-        limits = RateLimiter(svc.redis, RateLimitConfig.from_env(env), now=clock)
+        limits = RateLimiter(svc.redis, RateLimitConfig.from_env(env), clock_offset=clock)
         app.extensions["auth"] = dataclasses.replace(svc, limits=limits)
         return app
 
@@ -136,7 +142,7 @@ def test_a_lock_holds_on_one_email_only(client):
 
 def test_parallel_guesses_cannot_pass_the_limit_together(redis_client, clock):
     """Counted before the password check, so 20 guesses at once get 3 checks, not 20."""
-    limiter = RateLimiter(redis_client, RateLimitConfig.from_env(STRICT), now=clock)
+    limiter = RateLimiter(redis_client, RateLimitConfig.from_env(STRICT), clock_offset=clock)
     barrier = threading.Barrier(20)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -305,7 +311,7 @@ def test_an_address_is_known_for_refresh_token_ttl_after_its_last_login(proxied,
 
 
 def test_parallel_guesses_from_a_known_address_get_the_free_failures_and_no_more(redis_client, clock):
-    limiter = RateLimiter(redis_client, RateLimitConfig.from_env(STRICT), now=clock)
+    limiter = RateLimiter(redis_client, RateLimitConfig.from_env(STRICT), clock_offset=clock)
     limiter.start_login("alice@example.com", OWNER)
     limiter.login_succeeded("alice@example.com", OWNER)
     barrier = threading.Barrier(20)

@@ -121,8 +121,9 @@ def test_every_way_a_session_ends_makes_its_token_inactive_and_is_pushed(
         # The session that made the change goes on.
         assert introspect(client, introspector, other["access_token"]).json["active"] is True
         assert not refused_by_push(redis_client, claims_of(client, introspector, other["access_token"]))
-    elif ending == "reuse":
-        assert client.post("/refresh", json={"refresh_token": refresh}).status_code == 200
+    elif ending == "reuse":  # the successor was used, then the spent token came back
+        successor = client.post("/refresh", json={"refresh_token": refresh}).json["refresh_token"]
+        assert client.post("/refresh", json={"refresh_token": successor}).status_code == 200
         assert client.post("/refresh", json={"refresh_token": refresh}).json["reason"] == "reused"
     assert introspect(client, introspector, token).json == {"active": False}
     assert refused_by_push(redis_client, claims)
@@ -218,3 +219,17 @@ def test_introspection_secrets_are_throttled_like_tokens(make_auth_app, redis_cl
     assert statuses == [401, 401, 401, 429]
     limited = client.post("/introspect", data={"token": "x"}, headers=basic(service.client_id, secret))
     assert limited.status_code == 429 and limited.json["error"] == "rate_limited"  # the client id is locked
+
+
+def test_a_session_evicted_by_a_newer_login_is_pushed(make_auth_app, redis_client, introspector) -> None:
+    client = make_auth_app(MAX_SESSIONS_PER_USER="2").test_client()
+    oldest = log_in(client)
+    claims = claims_of(client, introspector, oldest["access_token"])
+    second = client.post("/login", json={"email": "ada@example.com", "password": PASSWORD}).json
+    assert published(redis_client) == []  # room for two: nothing ended
+    third = client.post("/login", json={"email": "ada@example.com", "password": PASSWORD}).json
+    assert introspect(client, introspector, oldest["access_token"]).json == {"active": False}
+    [revocation] = published(redis_client)
+    assert revocation.sids == (claims["sid"],) and refused_by_push(redis_client, claims)
+    for pair in (second, third):
+        assert not refused_by_push(redis_client, claims_of(client, introspector, pair["access_token"]))

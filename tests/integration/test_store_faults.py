@@ -19,7 +19,7 @@ from auth_service import create_app as create_auth_app
 from auth_service.config import AuthConfig
 from resource_service import create_app as create_resource_app
 from resource_service.config import ResourceConfig
-from tests.conftest import CHEAP_ARGON2_ENV, RedisServer, write_private_key, write_public_key
+from tests.conftest import CHEAP_ARGON2_ENV, RedisServer, refresh_key_env, write_private_key, write_public_key
 from tests.jwt_forge import AUDIENCE, ISSUER, make_claims, sign
 
 PASSWORD = "correct horse battery"
@@ -59,7 +59,8 @@ def assert_unavailable(response) -> None:
 def test_a_hung_redis_makes_the_auth_service_answer_503_in_bounded_time(server, tmp_path, rsa_private_key):
     key_file = write_private_key(rsa_private_key, tmp_path / "k.pem")
     app = create_auth_app(AuthConfig.from_env({
-        "REDIS_URL": server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **CHEAP_ARGON2_ENV,
+        "REDIS_URL": server.url, "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+            **CHEAP_ARGON2_ENV,
     }))
     client = app.test_client()
     try:

@@ -9,9 +9,10 @@ import pytest
 
 from auth_service.config import AuthConfig, HashingConfig
 from auth_service.keys import load_key_ring
+from auth_service.tokens import load_refresh_keys
 from shared.config import ConfigError
 from shared.store import cluster_nodes
-from tests.conftest import free_port, write_private_key, write_public_key
+from tests.conftest import free_port, refresh_key_env, write_private_key, write_public_key
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def key_file(tmp_path, rsa_private_key):
 
 
 def test_defaults_are_the_contracts(key_file):
-    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file)})
+    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent)})
     assert config.redis_url == "redis://127.0.0.1:6379/0"
     assert config.access_token_ttl == 900
     assert config.refresh_token_ttl == 1_209_600
@@ -48,7 +49,7 @@ def test_defaults_are_the_contracts(key_file):
     ],
 )
 def test_bad_setting_names_the_variable(key_file, variable, value):
-    env = {"JWT_PRIVATE_KEY_FILE": str(key_file), variable: value}
+    env = {"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent), variable: value}
     with pytest.raises(ConfigError, match=variable):
         AuthConfig.from_env(env)
 
@@ -64,11 +65,25 @@ def test_bad_setting_names_the_variable(key_file, variable, value):
     ],
 )
 def test_a_cluster_url_names_its_startup_nodes(key_file, url, first_node, nodes):
-    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), "REDIS_URL": url})
+    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+        "REDIS_URL": url})
     assert config.redis_url == url
     # The first node's URL carries the credentials, TLS and options to every node.
     assert cluster_nodes(url) == (first_node, nodes)
     assert cluster_nodes("redis://10.0.0.1:6379/0") is None
+
+
+def test_the_refresh_token_key_file_is_required_and_sessions_are_bounded_by_default(key_file):
+    with pytest.raises(ConfigError, match="REFRESH_TOKEN_KEY_FILE is required"):
+        AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file)})
+    with pytest.raises(ConfigError, match="REFRESH_TOKEN_KEY_FILE: cannot read"):
+        AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), "REFRESH_TOKEN_KEY_FILE": "/nonexistent/key"})
+    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent)})
+    assert config.max_sessions_per_user == 100
+    assert load_refresh_keys(config.refresh_token_keys).minting_kid
+    with pytest.raises(ConfigError, match="MAX_SESSIONS_PER_USER"):
+        AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+                             "MAX_SESSIONS_PER_USER": "0"})
 
 
 def test_missing_key_file_setting_is_an_error():
@@ -79,7 +94,7 @@ def test_missing_key_file_setting_is_an_error():
 def test_a_file_that_is_no_key_is_refused(tmp_path):
     bad = tmp_path / "bad.pem"
     bad.write_text("not a key")
-    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(bad)})
+    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(bad), **refresh_key_env(bad.parent)})
     with pytest.raises(ConfigError, match="JWT_PRIVATE_KEY_FILE"):
         load_key_ring(config.private_key_pems)
 
@@ -90,7 +105,8 @@ def test_a_file_that_is_no_key_is_refused(tmp_path):
      ("AUTH_PORT", "70000", "AUTH_PORT must be from 1 to 65535, got 70000")],
 )
 def test_serve_with_a_bad_setting_prints_one_line_and_exits(key_file, variable, value, message):
-    env = {"PATH": "/usr/bin:/bin", "JWT_PRIVATE_KEY_FILE": str(key_file), variable: value}
+    env = {"PATH": "/usr/bin:/bin", "JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+        variable: value}
     result = subprocess.run([sys.executable, "-m", "auth_service", "serve"], env=env,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2

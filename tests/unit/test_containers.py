@@ -27,7 +27,7 @@ from resource_service import create_app as create_resource_app
 from resource_service.__main__ import main as resource_main
 from resource_service.config import ResourceConfig
 from shared.serve import gunicorn_settings
-from tests.conftest import write_private_key, write_public_key
+from tests.conftest import write_private_key, write_public_key, write_refresh_key
 from tests.containers import (
     APP_SERVICES,
     COMPOSE_FILE,
@@ -68,17 +68,20 @@ class RecordingEnviron(dict[str, str]):
 
 
 @pytest.fixture(scope="module")
-def key_files(tmp_path_factory, rsa_private_key) -> tuple[Path, Path]:
+def key_files(tmp_path_factory, rsa_private_key) -> tuple[Path, Path, Path]:
     directory = tmp_path_factory.mktemp("container-keys")
     return (write_private_key(rsa_private_key, directory / "private.pem"),
-            write_public_key(rsa_private_key, directory / "public.pem"))
+            write_public_key(rsa_private_key, directory / "public.pem"),
+            write_refresh_key(directory / "refresh-token.key"))
 
 
-def runnable_env(name: str, key_files: tuple[Path, Path]) -> dict[str, str]:
+def runnable_env(name: str, key_files: tuple[Path, Path, Path]) -> dict[str, str]:
     """A service's container environment, its key path pointing at a key of the tests'."""
     env = container_env(name)
-    if "JWT_PRIVATE_KEY_FILE" in env:  # in the container, the entrypoint makes this file
+    if "JWT_PRIVATE_KEY_FILE" in env:  # in the container, the entrypoint makes these files
         env["JWT_PRIVATE_KEY_FILE"] = str(key_files[0])
+    if "REFRESH_TOKEN_KEY_FILE" in env:
+        env["REFRESH_TOKEN_KEY_FILE"] = str(key_files[2])
     return env
 
 
@@ -167,7 +170,7 @@ def test_commands_the_containers_run_exist(name, compose, capsys):
     capsys.readouterr()
 
 
-def app_for(name: str, key_files: tuple[Path, Path]) -> Flask:
+def app_for(name: str, key_files: tuple[Path, Path, Path]) -> Flask:
     """The service's app under its container settings (the resource one with a PEM key, not a fetch)."""
     env = runnable_env(name, key_files)
     if name == "resource":
@@ -198,8 +201,10 @@ def test_the_resource_service_gets_public_keys_from_the_auth_service(compose, ke
     assert jwks.hostname == "auth" and jwks.port == int(container_env("auth")["AUTH_PORT"])
     answer = app_for("auth", key_files).test_client().get(jwks.path)
     assert answer.status_code == 200 and answer.get_json()["keys"]
-    # The signing key lives in a volume that the auth service alone mounts, where its setting points.
+    # The signing and refresh-token keys live in a volume that the auth service alone mounts.
     key_dir = str(Path(container_env("auth")["JWT_PRIVATE_KEY_FILE"]).parent)
+    assert str(Path(container_env("auth")["REFRESH_TOKEN_KEY_FILE"]).parent) == key_dir
+    assert "REFRESH_TOKEN_KEY_FILE" not in env
     auth_mounts = {str(v).split(":")[0]: str(v).split(":")[1] for v in auth.get("volumes", [])}
     key_volume = next(volume for volume, target in auth_mounts.items() if target == key_dir)
     assert key_volume in compose["volumes"]

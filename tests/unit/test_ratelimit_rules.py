@@ -7,7 +7,7 @@ import pytest
 from auth_service.config import AuthConfig, RateLimitConfig
 from auth_service.ratelimit import address_subject
 from shared.config import ConfigError
-from tests.conftest import write_private_key
+from tests.conftest import refresh_key_env, write_private_key
 
 
 @pytest.mark.parametrize(
@@ -38,11 +38,12 @@ def test_defaults():
 
 
 def test_the_client_is_the_socket_peer_unless_proxies_are_trusted(tmp_path, rsa_private_key):
-    key_file = str(write_private_key(rsa_private_key, tmp_path / "k.pem"))
-    assert AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": key_file}).trusted_proxy_count == 0
-    assert AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": key_file, "TRUSTED_PROXY_COUNT": "2"}).trusted_proxy_count == 2
+    keys = {"JWT_PRIVATE_KEY_FILE": str(write_private_key(rsa_private_key, tmp_path / "k.pem")),
+            **refresh_key_env(tmp_path)}
+    assert AuthConfig.from_env(keys).trusted_proxy_count == 0
+    assert AuthConfig.from_env({**keys, "TRUSTED_PROXY_COUNT": "2"}).trusted_proxy_count == 2
     with pytest.raises(ConfigError, match="TRUSTED_PROXY_COUNT"):
-        AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": key_file, "TRUSTED_PROXY_COUNT": "-1"})
+        AuthConfig.from_env({**keys, "TRUSTED_PROXY_COUNT": "-1"})
 
 
 @pytest.mark.parametrize(

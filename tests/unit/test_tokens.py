@@ -10,44 +10,83 @@ import pytest
 from auth_service.keys import load_key_ring
 from auth_service.tokens import (
     AccessTokenIssuer,
-    new_nonce,
-    new_refresh_token,
+    RefreshTokenKeys,
+    generate_refresh_key,
+    load_refresh_keys,
     parse_refresh_token,
-    successor_token,
 )
+from shared.config import ConfigError
 from shared.jwk import public_jwk, rsa_key_from_jwk, rsa_thumbprint
 from tests.conftest import write_private_key
 
 USER = "0123456789abcdef0123456789abcdef"
 SESSION = "fedcba9876543210fedcba9876543210"
+KEYS = RefreshTokenKeys.from_secrets((b"a refresh-token key of 32 bytes!",))
 
 
-def test_refresh_token_carries_256_random_bits_and_names_its_session():
-    token = new_refresh_token(USER, SESSION)
-    user_id, session_id, secret = token.split(".")
-    assert (user_id, session_id) == (USER, SESSION)
+def test_a_refresh_token_names_its_session_and_carries_a_256_bit_secret():
+    token = KEYS.mint(USER, SESSION, 0, 0)
+    user_id, session_id, kid, generation, branch, secret = token.split(".")
+    assert (user_id, session_id, kid, generation, branch) == (USER, SESSION, KEYS.minting_kid, "0", "0")
     assert len(base64.urlsafe_b64decode(secret + "=")) == 32
-    assert new_refresh_token(USER, SESSION) != token
     assert parse_refresh_token(token) == (USER, SESSION)
+    assert KEYS.verify(token) == (USER, SESSION, 0, 0)
 
 
-def test_successor_is_deterministic_per_nonce_and_unguessable_without_it():
-    token = new_refresh_token(USER, SESSION)
-    nonce = new_nonce()
-    assert successor_token(token, nonce) == successor_token(token, nonce)
-    assert successor_token(token, nonce) != successor_token(token, new_nonce())
-    assert successor_token(token, nonce) != token
-    assert parse_refresh_token(successor_token(token, nonce)) == (USER, SESSION)
+def test_each_generation_and_branch_has_its_own_token_and_the_same_one_every_time():
+    tokens = {KEYS.mint(USER, SESSION, g, b) for g in range(3) for b in range(3)}
+    assert len(tokens) == 9
+    assert KEYS.mint(USER, SESSION, 2, 1) == KEYS.mint(USER, SESSION, 2, 1)
+    assert KEYS.verify(KEYS.mint(USER, SESSION, 2, 1)) == (USER, SESSION, 2, 1)
+
+
+def test_a_token_is_recognised_only_with_the_key_that_made_it():
+    token = KEYS.mint(USER, SESSION, 5, 0)
+    other = RefreshTokenKeys.from_secrets((b"another refresh-token key, 32 b.",))
+    assert other.verify(token) is None
+    both = RefreshTokenKeys({**other.keys, **KEYS.keys})
+    assert both.verify(token) == (USER, SESSION, 5, 0)
+    assert both.mint(USER, SESSION, 5, 0).split(".")[2] == other.minting_kid
+
+
+@pytest.mark.parametrize("change", ["user", "session", "generation", "branch", "secret", "kid"])
+def test_changing_any_part_of_a_token_makes_it_unknown(change):
+    parts = KEYS.mint(USER, SESSION, 5, 1).split(".")
+    index = {"user": 0, "session": 1, "kid": 2, "generation": 3, "branch": 4, "secret": 5}[change]
+    parts[index] = {"user": SESSION, "session": USER, "kid": "AAAAAAAA", "generation": "6", "branch": "0",
+                    "secret": "A" * 43}[change]
+    assert KEYS.verify(".".join(parts)) is None
 
 
 @pytest.mark.parametrize(
     "token",
     [None, 42, "", "abc", f"{USER}.{SESSION}", f"{USER}.{SESSION}.short",
      f"{USER}.{SESSION}.{'A' * 43}.extra", f"{USER.upper()}.{SESSION}.{'A' * 43}",
-     f"{USER}.{SESSION}.{'A' * 42}=", f"{USER}.{SESSION}.{'A' * 43}\n"],
+     f"{USER}.{SESSION}.{'A' * 42}=", f"{USER}.{SESSION}.{'A' * 43}\n",
+     f"{USER}.{SESSION}.AAAAAAAA.01.0.{'A' * 43}", f"{USER}.{SESSION}.AAAAAAAA.1.-1.{'A' * 43}",
+     f"{USER}.{SESSION}.AAAAAAAA.{'9' * 16}.0.{'A' * 43}"],
 )
 def test_malformed_refresh_tokens_are_not_parsed(token):
+    assert KEYS.verify(token) is None
     assert parse_refresh_token(token) is None
+
+
+def test_a_legacy_token_names_its_session_to_be_checked_against_the_store():
+    legacy = f"{USER}.{SESSION}.{'A' * 43}"
+    assert KEYS.verify(legacy) == (USER, SESSION, None, None)
+
+
+def test_refresh_key_files_round_trip_and_short_keys_are_refused(tmp_path):
+    kid = generate_refresh_key(tmp_path / "refresh.key")
+    assert (tmp_path / "refresh.key").stat().st_mode & 0o777 == 0o600
+    keys = load_refresh_keys(((tmp_path / "refresh.key").read_bytes(),))
+    assert keys.minting_kid == kid
+    with pytest.raises(FileExistsError):
+        generate_refresh_key(tmp_path / "refresh.key")
+    with pytest.raises(ConfigError, match="REFRESH_TOKEN_KEY_FILE"):
+        load_refresh_keys((base64.urlsafe_b64encode(b"short"),))
+    with pytest.raises(ConfigError, match="REFRESH_TOKEN_KEY_FILE"):
+        load_refresh_keys((b"not base64 at all!!",))
 
 
 def test_thumbprint_matches_rfc7638_example():

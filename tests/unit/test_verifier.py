@@ -24,7 +24,7 @@ from shared.errors import InvalidTokenError
 from shared.jwk import public_jwk
 from shared.jwt import StaticKeys, TokenVerifier
 from shared.verify import bearer_token
-from tests.conftest import CHEAP_ARGON2_ENV, free_port, write_private_key, write_public_key
+from tests.conftest import CHEAP_ARGON2_ENV, free_port, refresh_key_env, write_private_key, write_public_key
 from tests.jwt_forge import (
     AUDIENCE,
     ISSUER,
@@ -314,6 +314,7 @@ def auth_client(tmp_path: Path, rsa_private_key):
     """The auth app signing with the test key, its Redis nowhere: its account endpoints check tokens first."""
     config = AuthConfig.from_env({
         "JWT_PRIVATE_KEY_FILE": str(write_private_key(rsa_private_key, tmp_path / "private.pem")),
+        **refresh_key_env(tmp_path),
         "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
         "JWT_ISSUER": ISSUER,
         "JWT_AUDIENCE": AUDIENCE,
