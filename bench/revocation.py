@@ -27,9 +27,9 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from run import (  # noqa: E402
+from bench.run import (  # noqa: E402
     PASSWORD,
     REPO,
     ROUNDS,
@@ -79,8 +79,10 @@ def main() -> int:
         redis.start()
         stack.callback(redis.stop)
         key = work / "key.pem"
-        subprocess.run([sys.executable, "-m", "auth_service", "generate-key", str(key)], check=True,
-                       capture_output=True, cwd=REPO)
+        refresh_key = work / "refresh.key"
+        for command, path in (("generate-key", key), ("generate-refresh-key", refresh_key)):
+            subprocess.run([sys.executable, "-m", "auth_service", command, str(path)], check=True,
+                           capture_output=True, cwd=REPO)
         auth_port = free_port()
         env = {
             **os.environ,
@@ -88,6 +90,7 @@ def main() -> int:
             "AUTH_PORT": str(auth_port),
             "JWT_ISSUER": f"http://127.0.0.1:{auth_port}",
             "JWT_PRIVATE_KEY_FILE": str(key),
+            "REFRESH_TOKEN_KEY_FILE": str(refresh_key),
             "WEB_CONCURRENCY": str(WORKERS),
             "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0", "REFRESH_ADDRESS_LIMIT": "0",
             "LOGIN_DELAY": "0",
@@ -100,7 +103,7 @@ def main() -> int:
         for email in emails:
             post_json(auth_port, "/register", {"email": email, "password": PASSWORD})
         token = post_json(auth_port, "/login", {"email": emails[0], "password": PASSWORD})["access_token"]
-        base = {k: v for k, v in env.items() if k != "JWT_PRIVATE_KEY_FILE"}
+        base = {k: v for k, v in env.items() if k not in ("JWT_PRIVATE_KEY_FILE", "REFRESH_TOKEN_KEY_FILE")}
         base["JWKS_URL"] = f"http://127.0.0.1:{auth_port}/.well-known/jwks.json"
         introspect = {"REVOCATION_CHECK": "introspect", "INTROSPECTION_CLIENT_ID": gateway["client_id"],
                       "INTROSPECTION_CLIENT_SECRET": gateway["client_secret"]}
@@ -127,7 +130,7 @@ def main() -> int:
             resource = start_service(stack, "resource_service", {**base, "RESOURCE_PORT": str(port), **extra}, port,
                                      work / f"resource-{len(targets)}.log")
             targets[name] = (Path_(f"GET /me {name}", f"http://127.0.0.1:{port}/me", WRK_BEARER,
-                                   {"BENCH_TOKEN": token}), resource.pid)
+                                   {"BENCH_TOKEN": token}, route="/me"), resource.pid)
         for round_number in range(ROUNDS):
             print(f"GET /me, round {round_number + 1}/{ROUNDS}", file=sys.stderr)
             for target, resource_pid in targets.values():
