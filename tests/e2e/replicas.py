@@ -38,7 +38,9 @@ def skewed_command(offset_seconds: float) -> list[str]:
 
 
 def _read_request(conn: socket.socket) -> bytes:
-    """One HTTP/1.1 request (headers and a Content-Length body) from a client."""
+    """One HTTP/1.1 request (headers and a Content-Length body) from a client, with its Connection
+    header replaced by `close`: the proxy serves one request per connection, and reads an answer
+    until the upstream closes (gthread workers keep a connection open otherwise)."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
@@ -56,11 +58,12 @@ def _read_request(conn: socket.socket) -> bytes:
         if not chunk:
             break
         body += chunk
-    return head + b"\r\n\r\n" + body
+    lines = [line for line in head.split(b"\r\n") if line.partition(b":")[0].strip().lower() != b"connection"]
+    return b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n" + body
 
 
 def _read_all(conn: socket.socket) -> bytes:
-    """Everything the upstream sends until it closes (gunicorn's sync worker closes after each answer)."""
+    """Everything the upstream sends until it closes (the request asked it to: see _read_request)."""
     parts = []
     while chunk := conn.recv(65536):
         parts.append(chunk)
