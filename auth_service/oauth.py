@@ -29,7 +29,7 @@ from shared.errors import (
     UnsupportedGrantTypeError,
 )
 from shared.jwt import TokenVerifier
-from shared.verify import EXTENSION, bearer_token
+from shared.verify import EXTENSION
 
 bp = Blueprint("oauth", __name__)
 
@@ -168,8 +168,8 @@ def revoke() -> Response:
     claims = verified_access_token(token)
     if claims is None or not isinstance(claims.get("sid"), str):
         return revocation_answer()  # unknown, expired, or a client's own token (no session to end)
-    header = request.headers.get("Authorization")
-    own_bearer = header is not None and header.partition(" ")[0].lower() == "bearer" and bearer_token(header) == token
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    own_bearer = scheme.lower() == "bearer" and presented.strip() == token
     if client is None and not own_bearer:
         raise InvalidClientError("an access token is revoked by its bearer (Authorization: Bearer) or a service client")
     flows().end_session(claims["sub"], claims["sid"])
