@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench redis-server docker-compose faketime clean
+.PHONY: run test lint bench redis-server docker-compose faketime chromium clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lint]'
+	$(BIN)/pip install --quiet -e '.[test,lint]' -e ./clients/python
 	touch $(STAMP)
 
 redis-server:
@@ -33,10 +33,17 @@ docker-compose:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
 
+# The browser tests drive Debian's Chromium (Playwright's own browser builds cannot be downloaded).
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "chromium is missing: installing chromium and chromium-driver with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 run: $(STAMP) redis-server
 	PATH="$(CURDIR)/$(BIN):$$PATH" ./scripts/run-local.sh
 
-test: $(STAMP) redis-server docker-compose faketime
+test: $(STAMP) redis-server docker-compose faketime chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) redis-server

@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from auth_service import oauth
+from auth_service import jsclient, oauth
 from auth_service.accounts import AccountStore
 from auth_service.api import auth, bp
 from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
 from auth_service.context import AuthServices
+from auth_service.cookies import init_cookie_mode
 from auth_service.email_api import init_email
 from auth_service.events import AuthEvents
 from auth_service.keys import load_key_ring
@@ -20,6 +21,7 @@ from auth_service.recovery import EmailVerification
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer, load_refresh_keys
 from shared import metrics
+from shared.cors import init_cors
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwt import StaticKeys
@@ -35,6 +37,8 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     events = AuthEvents(init_observability(app))
+    init_cors(app, config.allowed_origins, credentials=True)
+    init_cookie_mode(app, config.issuer, config.allowed_origins)
     client = connect_redis(config.redis_url)
     keys = load_key_ring(config.private_key_pems)
     hasher = PasswordHasher(config.hashing)
@@ -75,6 +79,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
                   leeway=config.clock_skew)
     app.register_blueprint(bp)
     app.register_blueprint(oauth.bp)
+    app.register_blueprint(jsclient.bp)
     if config.trusted_proxy_count:
         # The client is the address the outermost trusted proxy saw, nothing a client wrote itself.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_count, x_proto=0)  # type: ignore[method-assign]

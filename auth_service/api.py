@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from auth_service import cookies
 from auth_service.context import flows, no_store, services, token_response
 from auth_service.email_api import on_registered, openapi_document
 from auth_service.openapi import DOCUMENT
@@ -29,20 +30,30 @@ def register() -> tuple[Response, int]:
 
 @bp.post("/login")
 def login() -> Response:
+    in_cookie_mode = cookies.cookie_mode()
     services().limits.limit_address("login", request.remote_addr)
     body = parse_json(Credentials)
-    return token_response(flows().log_in(body.email, body.password, request.headers.get("User-Agent", ""),
-                                          address=request.remote_addr))
+    pair = flows().log_in(body.email, body.password, request.headers.get("User-Agent", ""),
+                          address=request.remote_addr)
+    return cookies.token_response(pair) if in_cookie_mode else token_response(pair)
 
 
 @bp.post("/refresh")
 def refresh() -> Response:
+    in_cookie_mode = cookies.cookie_mode()
     services().limits.limit_address("refresh", request.remote_addr)
+    if in_cookie_mode:  # the token comes from the cookie; a body, if any, is ignored
+        return cookies.token_response(flows().refresh(cookies.required_refresh_token()))
     return token_response(flows().refresh(parse_json(RefreshToken).refresh_token))
 
 
 @bp.post("/logout")
-def logout() -> tuple[str, int]:
+def logout() -> tuple[str, int] | Response:
+    if cookies.cookie_mode():
+        token = cookies.presented_refresh_token()
+        if token is not None:
+            flows().log_out(token)
+        return cookies.clear_refresh_cookie(Response(status=204))
     flows().log_out(parse_json(RefreshToken).refresh_token)
     return "", 204
 

@@ -14,6 +14,7 @@ from shared.config import (
     ConfigError,
     env_http_url,
     env_int,
+    env_origins,
     env_redis_url,
     env_str,
     read_file,
@@ -178,6 +179,8 @@ class AuthConfig:
     refresh_token_keys: tuple[bytes, ...]
     max_sessions_per_user: int
     email: EmailConfig | None = None  # None: EMAIL off, the email endpoints are 404
+    # Pages that may call the service from a browser (CORS), and, on the auth service, use cookie mode.
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> AuthConfig:
@@ -207,4 +210,5 @@ class AuthConfig:
             refresh_token_keys=tuple(read_file("REFRESH_TOKEN_KEY_FILE", path) for path in refresh_key_files),
             max_sessions_per_user=env_int(environ, "MAX_SESSIONS_PER_USER", 100, minimum=1, maximum=10_000),
             email=EmailConfig.from_env(environ),
+            allowed_origins=env_origins(environ),
         )

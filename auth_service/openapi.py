@@ -157,6 +157,14 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/js/session-client.js": {
+        "get": {
+            "summary": "The browser client (an ES module) of cookie mode, for pages to import.",
+            "responses": {
+                "200": {"description": "The module.", "content": {"text/javascript": {"schema": {"type": "string"}}}}
+            },
+        }
+    },
     "/healthz": {
         "get": {
             "summary": "Liveness: the process runs.",

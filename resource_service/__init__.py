@@ -6,6 +6,7 @@ from flask import Flask
 
 from resource_service.api import ResourceServices, auth, bp
 from resource_service.config import ResourceConfig
+from shared.cors import init_cors
 from shared.directory import AccountDirectory
 from shared.discovery import discover_jwks_uri
 from shared.errors import register_error_handlers
@@ -36,6 +37,7 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     metrics = init_observability(app)
+    init_cors(app, config.allowed_origins, credentials=False)
     client = connect_redis(config.redis_url)
     app.extensions["resource"] = ResourceServices(redis=client, users=AccountDirectory(client))
     if config.revocation_push:

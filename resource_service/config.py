@@ -13,6 +13,7 @@ from shared.config import (
     env_choice,
     env_http_url,
     env_int,
+    env_origins,
     env_redis_url,
     env_str,
     read_file,
@@ -43,6 +44,8 @@ class ResourceConfig:
     introspection_client_id: str = ""
     introspection_client_secret: str = ""
     introspection_cache_ttl: int = 5
+    # Pages that may call the service from a browser (CORS), and, on the auth service, use cookie mode.
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ResourceConfig:
@@ -81,4 +84,5 @@ class ResourceConfig:
             introspection_client_id=env_str(environ, "INTROSPECTION_CLIENT_ID") if introspect else "",
             introspection_client_secret=env_str(environ, "INTROSPECTION_CLIENT_SECRET") if introspect else "",
             introspection_cache_ttl=env_int(environ, "INTROSPECTION_CACHE_TTL", 5, maximum=60),
+            allowed_origins=env_origins(environ),
         )

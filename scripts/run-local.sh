@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: a local Redis (append-only, under ./var) and both services in the foreground.
-# Ctrl-C stops all three. Honours AUTH_PORT, RESOURCE_PORT, REDIS_PORT, and REDIS_URL
+# `make run`: a local Redis (append-only, under ./var), both services and the demo page
+# (web/, on an origin of its own) in the foreground. Ctrl-C stops them all. Honours
+# AUTH_PORT, RESOURCE_PORT, WEB_PORT, REDIS_PORT, ALLOWED_ORIGINS, and REDIS_URL
 # (set REDIS_URL to use a Redis of your own; then none is started here).
 # Email is on (EMAIL=off turns it off): a local SMTP sink on MAIL_PORT (default 1025) keeps
 # each mail in var/mail/ and prints its link, and the mailer process sends the queued mails to it.
@@ -9,6 +10,9 @@ cd "$(dirname "$0")/.."
 
 export AUTH_PORT="${AUTH_PORT:-8001}"
 export RESOURCE_PORT="${RESOURCE_PORT:-8002}"
+export WEB_PORT="${WEB_PORT:-8000}"
+# The demo page's origin, under both names of this machine: pages there may call both services.
+export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$WEB_PORT,http://127.0.0.1:$WEB_PORT}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 export JWT_ISSUER="${JWT_ISSUER:-http://127.0.0.1:$AUTH_PORT}"
 export JWT_PRIVATE_KEY_FILE="${JWT_PRIVATE_KEY_FILE:-$PWD/var/jwt-key.pem}"
@@ -65,6 +69,11 @@ if [ -e resource_service/__main__.py ]; then
   python -m resource_service serve &
   pids+=($!)
 fi
+
+# The page reaches the services under the host name it was opened with (localhost or 127.0.0.1).
+echo "demo page on http://localhost:$WEB_PORT"
+python web/serve.py &
+pids+=($!)
 
 # Stop everything as soon as one of them stops.
 wait -n

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import urlparse
 
@@ -88,3 +89,47 @@ def env_http_url(environ: Mapping[str, str], name: str) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(f"{name} must be an http:// or https:// URL, got {url!r}")
     return url
+
+
+# Hosts on which a browser treats plain http:// as a secure context (a local machine).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def origin_of(url: str) -> str:
+    """The origin (RFC 6454 §6.2) a browser would send for a page at `url`: scheme://host[:port]."""
+    parsed = urlparse(url)
+    default_port = {"http": 80, "https": 443}.get(parsed.scheme)
+    host = (parsed.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parsed.port}" if parsed.port is not None and parsed.port != default_port else ""
+    return f"{parsed.scheme.lower()}://{host}{port}"
+
+
+def env_origins(environ: Mapping[str, str], name: str = "ALLOWED_ORIGINS") -> tuple[str, ...]:
+    """Comma-separated exact origins, spelled as browsers send them in `Origin`; default none.
+
+    https:// only, except on loopback hosts (local development): a page served over plain
+    http elsewhere can be rewritten on the way, and could then spend its user's session.
+    """
+    origins = []
+    for raw in environ.get(name, "").split(","):
+        value = raw.strip()
+        if not value:
+            continue
+        try:
+            parsed = urlparse(value)
+            host = parsed.hostname or ""
+            plain_host = re.fullmatch(r"[a-z0-9.-]+|[0-9a-f:.]+", host) is not None
+            canonical = origin_of(value) if parsed.scheme in ("http", "https") and plain_host else ""
+        except ValueError:
+            canonical = ""
+        if value in ("*", "null") or not canonical:
+            raise ConfigError(f"{name} takes exact origins such as https://app.example.com, got {value!r}")
+        if value != canonical:
+            raise ConfigError(f"{name}: write {value!r} as the browser sends it, {canonical!r} (no path, "
+                              "no trailing slash, lower case, no default port)")
+        if parsed.scheme != "https" and parsed.hostname not in LOOPBACK_HOSTS:
+            raise ConfigError(f"{name}: {value!r} must be an https:// origin (plain http only on localhost)")
+        origins.append(value)
+    return tuple(dict.fromkeys(origins))

@@ -1,4 +1,4 @@
-"""shared.client against both services under gunicorn, with access tokens that live 2 seconds.
+"""The Python client (clients/python) against both services under gunicorn, with access tokens that live 2 seconds.
 
 The services run with JWT_CLOCK_SKEW=0, so a token is refused as soon as it expires, and
 REFRESH_REUSE_GRACE=0, so a refresh token spent twice revokes its session: a client
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 import requests
+from session_client import Client, SessionEndedError
 
 from shared import redis_keys
-from shared.client import Client, SessionEndedError
 from tests.e2e.conftest import Service, base_env
 
 PASSWORD = "correct horse battery"

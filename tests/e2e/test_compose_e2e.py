@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -116,6 +117,38 @@ def test_redis_runs_with_the_compose_options(tmp_path):
         client.close()
     finally:
         server.stop()
+
+
+def test_the_demo_page_runs_with_its_container_settings_and_points_at_the_published_services():
+    compose = load_compose()["services"]
+    argv = [sys.executable if word == "python" else word.replace("/web/", f"{REPO}/web/", 1)
+            for word in container_command("web")]
+    port = free_port()
+    env = {**machine_env("web"), "WEB_HOST": "127.0.0.1", "WEB_PORT": str(port)}
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        published = {name: int(str(compose[name]["ports"][0]).split(":")[1]) for name in ("auth", "resource", "web")}
+        for host in ("localhost", "127.0.0.1"):
+            config = None
+            for _ in range(100):
+                try:
+                    config = requests.get(f"http://127.0.0.1:{port}/config.json", timeout=2,
+                                          headers={"Host": f"{host}:{published['web']}"}).json()
+                    break
+                except requests.ConnectionError:  # still starting
+                    assert process.poll() is None, "web/serve.py exited"
+                    time.sleep(0.05)
+            # The browser reaches the published ports, on the host name it opened the page with...
+            assert config == {"auth_url": f"http://{host}:{published['auth']}",
+                              "resource_url": f"http://{host}:{published['resource']}"}
+            # ...and both services let that page in.
+            for name in ("auth", "resource"):
+                assert f"http://{host}:{published['web']}" in container_env(name)["ALLOWED_ORIGINS"].split(",")
+        page = requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+        assert page.status_code == 200 and "<title>Teamroom</title>" in page.text
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def test_the_mailer_sends_with_its_container_settings(tmp_path, redis_server, redis_client):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from session_client import ClientError, SessionEndedError, is_expired_challenge
 
-from shared.client import ClientError, SessionEndedError, is_expired_challenge
 from shared.errors import InsufficientScopeError, InvalidTokenError
 
 

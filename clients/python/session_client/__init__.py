@@ -1,6 +1,6 @@
 """A Python client of the services: log in once, send the access token, refresh it when it expires.
 
-Needs `requests`: `pip install 'session-token-service[client]'`.
+A package of its own (`pip install ./clients/python`); it needs `requests`.
 
     client = Client("http://127.0.0.1:8001")
     client.login("ada@example.com", "correct horse battery")
