@@ -8,6 +8,7 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from auth_service.accounts import AccountStore, normalize_email
@@ -125,22 +126,22 @@ def _revoke_client(args: argparse.Namespace) -> int:
 def _generate_key(args: argparse.Namespace) -> int:
     from auth_service.keys import generate_key
 
-    try:
-        kid = generate_key(Path(args.path))
-    except FileExistsError:
-        raise SystemExit(f"error: {args.path} exists already; not overwriting a key") from None
-    print(f"wrote {args.path} (kid {kid})")
-    return 0
+    return _write_key(args.path, generate_key, "kid")
 
 
 def _generate_refresh_key(args: argparse.Namespace) -> int:
     from auth_service.tokens import generate_refresh_key
 
+    return _write_key(args.path, generate_refresh_key, "refresh-token key id")
+
+
+def _write_key(path: str, generate: Callable[[Path], str], id_name: str) -> int:
+    """Run a key generator that writes a new file, never over one; print the key's public id."""
     try:
-        kid = generate_refresh_key(Path(args.path))
+        kid = generate(Path(path))
     except FileExistsError:
-        raise SystemExit(f"error: {args.path} exists already; not overwriting a key") from None
-    print(f"wrote {args.path} (refresh-token key id {kid})")
+        raise SystemExit(f"error: {path} exists already; not overwriting a key") from None
+    print(f"wrote {path} ({id_name} {kid})")
     return 0
 
 

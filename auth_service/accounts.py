@@ -128,9 +128,13 @@ class AccountStore:
 
         `checked_hash` is the hash the current password was verified against (check_password):
         if the password changed meanwhile, nothing changes and InvalidCredentialsError is raised.
-        Without it (an admin's reset) the password is set whatever it was.
+        Without it (an admin's reset) the password is set whatever it was. Either way, a password
+        reset link still out stops working.
         """
         new_hash = self._hasher.hash(check_password_rules(new_password))
+        # A reset link still out must not set the password again after this change (OWASP); voided
+        # first, so that no moment after the change leaves it working.
+        self._redis.delete(redis_keys.reset_token_key(user_id))
         ended = self._set_password_hash(
             user_id, new_hash, checked_hash, "password_changed" if end_sessions else "", keep_session
         )

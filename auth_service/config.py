@@ -168,15 +168,15 @@ class AuthConfig:
     refresh_reuse_grace: int
     issuer: str
     audience: str
-    # PEM texts of the private keys, the signing key first; the others still verify.
-    private_key_pems: tuple[bytes, ...]
+    # PEM texts of the private keys, the signing key first; the others still verify. Never in a repr.
+    private_key_pems: tuple[bytes, ...] = field(repr=False)
     hashing: HashingConfig
     clock_skew: int
     rate_limits: RateLimitConfig
     # Proxies in front of the service that append to X-Forwarded-For; 0: the socket's peer is the client.
     trusted_proxy_count: int
     # Texts of the refresh-token key files, the minting key first; the others still recognise tokens.
-    refresh_token_keys: tuple[bytes, ...]
+    refresh_token_keys: tuple[bytes, ...] = field(repr=False)
     max_sessions_per_user: int
     email: EmailConfig | None = None  # None: EMAIL off, the email endpoints are 404
     # Pages that may call the service from a browser (CORS), and, on the auth service, use cookie mode.

@@ -6,7 +6,7 @@ returns a complete `TokenPair`, which every endpoint (/login, /refresh, /token) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from auth_service.accounts import AccountStore, scope_for
@@ -24,10 +24,10 @@ BEARER = "Bearer"
 class TokenPair:
     """What a token request hands out (RFC 6749 §5.1), and who it was for."""
 
-    access_token: str
+    access_token: str = field(repr=False)  # the tokens: never in a log line or a traceback
     token_type: str
     expires_in: int
-    refresh_token: str | None  # None for client credentials (RFC 6749 §4.4.3)
+    refresh_token: str | None = field(repr=False)  # None for client credentials (RFC 6749 §4.4.3)
     refresh_expires_in: int | None
     scope: str
     user_id: str | None  # None for a service client

@@ -49,7 +49,12 @@ def generate_key(path: Path, bits: int = 2048) -> str:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    write_secret_file(path, pem)
+    return rsa_thumbprint(key.public_key())
+
+
+def write_secret_file(path: Path, data: bytes) -> None:
+    """Write a key to a new file only its owner may read (mode 0600); FileExistsError over a file."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    return rsa_thumbprint(key.public_key())
+        f.write(data)

@@ -15,6 +15,9 @@ from shared import redis_keys
 from shared.store import RedisClient, load_script
 
 FLOWS = ("reset", "verify")
+# Reads of the queue's first job when another mailer claimed it in between: each needs a claim
+# within one round trip, so a few suffice; past them the mailer simply polls again.
+CLAIM_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,21 @@ class MailQueue:
 
     def claim(self, lease_seconds: int) -> MailJob | None:
         """The next due mail, leased for `lease_seconds` to this caller alone; None when none is due."""
-        found = self._claim(
-            keys=[redis_keys.mail_queue_key()], args=[redis_keys.mail_job_key(""), lease_seconds * 1000]
-        )
-        if not found:
-            return None
-        job_id, flow, email, attempts, handed_over = found
-        return MailJob(job_id.decode(), flow.decode(), email.decode(), int(attempts), handed_over == b"1")
+        queue = redis_keys.mail_queue_key()
+        for _ in range(CLAIM_ATTEMPTS):
+            first: list[tuple[bytes, float]] = self._redis.zrange(queue, 0, 0, withscores=True)  # type: ignore[assignment]
+            if not first:
+                return None
+            job_id, score = first[0][0].decode(), first[0][1]
+            found = self._claim(
+                keys=[queue, redis_keys.mail_job_key(job_id)], args=[job_id, repr(score), lease_seconds * 1000]
+            )
+            if not found:
+                return None
+            if found != [b"retry"]:
+                _, flow, email, attempts, handed_over = found
+                return MailJob(job_id, flow.decode(), email.decode(), int(attempts), handed_over == b"1")
+        return None  # other mailers kept taking the first job: this one looks again at its next poll
 
     def handing_over(self, job_id: str) -> None:
         """Note that the message itself goes to the server now: from here on a lost answer may
@@ -74,7 +85,3 @@ class MailQueue:
             keys=[redis_keys.mail_queue_key(), redis_keys.mail_job_key(job_id)],
             args=[job_id, max(1, int(delay_seconds * 1000))],
         )
-
-    def pending(self) -> int:
-        """How many mails wait to be sent (or are being sent)."""
-        return int(self._redis.zcard(redis_keys.mail_queue_key()))

@@ -9,7 +9,6 @@ standard spellings of /login and /refresh and run the very same code;
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any, get_args
 from urllib.parse import unquote_plus
 
@@ -63,7 +62,7 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and a str with non-ASCII characters
         raise InvalidClientError("the Basic credentials are not base64 of id:secret") from None
     client_id, colon, secret = decoded.partition(":")
     if not colon:

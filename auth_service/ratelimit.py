@@ -78,17 +78,11 @@ class RateLimiter:
     def limit_address(self, action: str, address: str | None) -> None:
         """Count a request for `action` from a client address; RateLimitedError past its rate."""
         per_minute = self._per_minute[action]
-        if not per_minute:
-            return
-        wait_ms = int(
-            self._address_limit(
-                keys=[redis_keys.address_limit_key(action, address_subject(address))],
-                args=[self._clock_offset(), max(1, 60_000 // per_minute), per_minute],
+        if per_minute:
+            self.limit_subject(
+                redis_keys.address_limit_key(action, address_subject(address)), interval_ms=60_000 // per_minute,
+                burst=per_minute, scope=action, description=f"too many {action} requests from this address",
             )
-        )
-        if wait_ms:
-            self._on_limited(action)
-            raise RateLimitedError(_retry_after(wait_ms), f"too many {action} requests from this address")
 
     def limit_subject(self, key: str, *, interval_ms: int, burst: int, scope: str, description: str) -> None:
         """Count a request against any allowance kept like the per-address ones (a burst, then one per
@@ -117,15 +111,10 @@ class RateLimiter:
         id as logins are per email, and per address; RateLimitedError while either is locked."""
         per_minute = self._config.client_auth_per_address
         if per_minute:
-            wait_ms = int(self._address_limit(
-                keys=[self._client_address_key(address)],
-                args=[self._clock_offset(), max(1, 60_000 // per_minute), per_minute],
-            ))
-            if wait_ms:
-                self._on_limited("client_auth")
-                raise RateLimitedError(
-                    _retry_after(wait_ms), "too many failed client authentications from this address"
-                )
+            self.limit_subject(
+                self._client_address_key(address), interval_ms=60_000 // per_minute, burst=per_minute,
+                scope="client_auth", description="too many failed client authentications from this address",
+            )
         key = self._client_throttle_key(client_id)
         if key is not None:
             self._start_attempt(key, address, "client_auth_id", "too many failed authentications for this client")

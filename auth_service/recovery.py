@@ -13,10 +13,11 @@ import re
 import secrets
 
 from shared import redis_keys
+from shared.directory import USER_ID
 from shared.errors import InvalidTokenError, OAuthError
 from shared.store import RedisClient, load_script
 
-EMAIL_TOKEN_PATTERN = re.compile(r"([0-9a-f]{32})\.[A-Za-z0-9_-]{43}")
+EMAIL_TOKEN_PATTERN = re.compile(rf"({USER_ID})\.[A-Za-z0-9_-]{{43}}")
 # What each kind of token is kept under, and the account field its spending sets.
 KINDS = {
     "reset": (redis_keys.reset_token_key, ""),

@@ -11,7 +11,7 @@ HMACs of (session, generation, branch) under a server-held key (auth_service.tok
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.commands.core import Script
 
@@ -66,7 +66,7 @@ def no_offset() -> int:
 class IssuedRefresh:
     """A refresh token handed out, with what the access token beside it needs."""
 
-    refresh_token: str
+    refresh_token: str = field(repr=False)  # never in a log line or a traceback
     session_id: str
     user_id: str
     expires_in: int  # seconds until the session ends without a refresh

@@ -14,28 +14,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import jwt
 
-from auth_service.keys import KeyRing
+from auth_service.keys import KeyRing, write_secret_file
 from shared.config import ConfigError
 from shared.directory import USER_ID
 
 _NUMBER = r"(0|[1-9][0-9]{0,14})"  # one spelling per number: the secret covers its digits
+SESSION_ID = "[0-9a-f]{32}"  # what new_session_id makes
 REFRESH_TOKEN_PATTERN = re.compile(
-    rf"({USER_ID})\.([0-9a-f]{{32}})\.([A-Za-z0-9_-]{{8}})\.{_NUMBER}\.{_NUMBER}\.([A-Za-z0-9_-]{{43}})"
+    rf"({USER_ID})\.({SESSION_ID})\.([A-Za-z0-9_-]{{8}})\.{_NUMBER}\.{_NUMBER}\.([A-Za-z0-9_-]{{43}})"
 )
 # Tokens made before refresh tokens were HMACs: `<user id>.<session id>.<256 random bits>`.
-LEGACY_REFRESH_TOKEN_PATTERN = re.compile(rf"({USER_ID})\.([0-9a-f]{{32}})\.([A-Za-z0-9_-]{{43}})")
-SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+LEGACY_REFRESH_TOKEN_PATTERN = re.compile(rf"({USER_ID})\.({SESSION_ID})\.([A-Za-z0-9_-]{{43}})")
+SESSION_ID_PATTERN = re.compile(SESSION_ID)
 MIN_REFRESH_KEY_BYTES = 32
 _MAC_DOMAIN = b"refresh-token/v1"
 
@@ -78,7 +78,7 @@ def refresh_key_id(key: bytes) -> str:
 class RefreshTokenKeys:
     """The refresh-token keys: the first makes new tokens, all recognise the ones they made."""
 
-    keys: dict[str, bytes]  # key id -> key, the minting key first
+    keys: dict[str, bytes] = field(repr=False)  # key id -> key, the minting key first; never in a repr
 
     @classmethod
     def from_secrets(cls, secrets_: tuple[bytes, ...]) -> RefreshTokenKeys:
@@ -145,9 +145,7 @@ def load_refresh_keys(texts: tuple[bytes, ...]) -> RefreshTokenKeys:
 def generate_refresh_key(path: Path) -> str:
     """Write a new 256-bit refresh-token key to `path` (mode 0600, never over a file); its key id."""
     key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(_b64url(key).encode("ascii") + b"\n")
+    write_secret_file(path, _b64url(key).encode("ascii") + b"\n")
     return refresh_key_id(key)
 
 

@@ -60,9 +60,11 @@ def env_port(environ: Mapping[str, str], name: str, default: int) -> int:
 def env_redis_url(environ: Mapping[str, str], default: str = "redis://127.0.0.1:6379/0") -> str:
     """REDIS_URL: one server (redis://, rediss://, unix://) or a Redis Cluster (redis+cluster://)."""
     url = env_str(environ, "REDIS_URL", default)
-    if urlparse(url).scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+    scheme = urlparse(url).scheme
+    if scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+        # The scheme alone: the URL may carry a password.
         raise ConfigError(
-            f"REDIS_URL must start with redis://, rediss://, unix:// or redis+cluster://, got {url!r}"
+            f"REDIS_URL must start with redis://, rediss://, unix:// or redis+cluster://, got {scheme!r}"
         )
     try:
         cluster_nodes(url)

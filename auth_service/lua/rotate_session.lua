@@ -2,7 +2,7 @@
 -- A session keeps only where its token chain stands: the live token is (gen, branch), its
 -- parent (gen - 1, parent_branch), and answered_at is when the latest answer for that parent
 -- went out. The caller has checked the token's HMAC, so (generation, branch) is one the server
--- minted. See README "How it works" for the table of cases.
+-- minted. See README "Refresh sessions" for the table of cases.
 -- KEYS[1] the session hash   KEYS[2] the user's session index   KEYS[3] the user's account hash
 -- ARGV[1] clock offset (ms) added to the store's clock: 0 except in tests
 -- ARGV[2] the presented token's generation, or '' for a legacy token (made before HMAC tokens)

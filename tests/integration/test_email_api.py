@@ -68,6 +68,22 @@ def test_with_email_off_the_endpoints_are_404_and_registration_queues_nothing(ma
     assert "email_verified" not in jwt.decode(pair.json["access_token"], options={"verify_signature": False})
 
 
+def test_a_password_change_voids_the_reset_link_still_out(make_auth_app, sink):
+    # OWASP's forgot-password advice: a link sent before the password changed must not set it again.
+    app = make_auth_app(**email_env(sink))
+    client = app.test_client()
+    email = register(client)
+    user_id = app.extensions["auth"].accounts.find_by_email(email)["id"]
+    link_token = app.extensions["email"].tokens.issue("reset", user_id)  # what the mailer mints as it sends
+    access = client.post("/login", json={"email": email, "password": PASSWORD}).json["access_token"]
+    changed = client.post("/password", json={"current_password": PASSWORD, "new_password": "a new passphrase"},
+                          headers={"Authorization": f"Bearer {access}"})
+    assert changed.status_code == 204
+    reset = client.post("/password/reset", json={"token": link_token, "password": "the link's password"})
+    assert (reset.status_code, reset.json["error"]) == (400, "invalid_token")
+    assert client.post("/login", json={"email": email, "password": "a new passphrase"}).status_code == 200
+
+
 @pytest.mark.parametrize("path", ["/password/forgot", "/email/verify/resend"])
 def test_throttled_per_email_alike_for_known_and_unknown(make_auth_app, sink, path):
     client = make_auth_app(**email_env(sink, MAIL_EMAIL_LIMIT="6")).test_client()
@@ -136,6 +152,24 @@ def test_a_mail_handed_over_by_a_mailer_that_died_is_not_sent_again(make_auth_ap
     queue.handing_over(job.job_id)
     drain(mailer_for(app, env))  # the lease is over: another mailer finds the job
     assert redis_client.zcard("{mail}:queue") == 0 and sink.mails == []
+
+
+def test_claiming_a_mail_passes_the_job_it_leases_in_keys(make_auth_app, sink, redis_client):
+    # Redis's rule for scripts (and what keeps them right on a cluster): every key in KEYS.
+    app = make_auth_app(**email_env(sink))
+    register(app.test_client())
+    queue = MailQueue(app.extensions["auth"].redis)
+    script, passed = queue._claim, []
+
+    def spy(*, keys, args):
+        passed.extend(keys)
+        return script(keys=keys, args=args)
+
+    queue._claim = spy
+    job = queue.claim(lease_seconds=60)
+    assert job is not None and job.attempts == 1
+    assert f"{{mail}}:job:{job.job_id}" in passed
+    assert queue.claim(lease_seconds=60) is None  # leased: not due again before the lease ends
 
 
 def test_a_lost_answer_to_the_message_is_never_sent_again(make_auth_app, sink, redis_client, caplog):

@@ -1,4 +1,4 @@
-"""The refresh cases of README "How it works" through HTTP (POST /refresh), the store's clock moved by the test."""
+"""The refresh cases of README "Refresh sessions" through HTTP (POST /refresh), the store's clock moved by the test."""
 
 from __future__ import annotations
 

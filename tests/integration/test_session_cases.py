@@ -1,4 +1,4 @@
-"""The refresh cases of README "How it works", against rotate_session.lua itself and through
+"""The refresh cases of README "Refresh sessions", against rotate_session.lua itself and through
 SessionStore; bounded sessions; legacy sessions; O(1) memory per session; refresh-key rotation."""
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import pytest
 
 from auth_service.accounts import AccountStore
 from auth_service.config import HashingConfig
+from auth_service.flows import TokenPair
 from auth_service.passwords import PasswordHasher
 from auth_service.sessions import TOMBSTONE_MS, SessionStore
 from auth_service.tokens import RefreshTokenKeys
@@ -62,6 +63,15 @@ def refused(store, token) -> str:
     with pytest.raises(InvalidGrantError) as info:
         store.rotate(token)
     return info.value.fields["reason"]
+
+
+def test_a_refresh_token_is_in_no_repr(store, user_id):
+    # What the store and the flows hand around reaches a traceback or a debug line only as its repr.
+    issued = store.rotate(open_session(store, user_id).refresh_token)
+    pair = TokenPair("an.access.token", "Bearer", 900, issued.refresh_token, 60, "users:read", user_id,
+                     issued.session_id)
+    assert issued.refresh_token not in repr(issued) and issued.session_id in repr(issued)
+    assert issued.refresh_token not in repr(pair) and "an.access.token" not in repr(pair)
 
 
 def test_rotation_spends_the_token_and_hands_out_a_new_one(store, user_id):

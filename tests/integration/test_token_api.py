@@ -117,6 +117,8 @@ def test_wrong_secret_unknown_client_and_no_credentials_are_invalid_client(clien
     assert_invalid_client(token(client, grant, basic(made.client_id, "")))
     assert_invalid_client(token(client, grant, {"Authorization": "Basic %%%not-base64"}))
     assert_invalid_client(token(client, grant, {"Authorization": "Basic " + base64.b64encode(b"nocolon").decode()}))
+    # A header byte beyond ASCII (werkzeug reads header bytes as Latin-1): no base64 either, never a 500.
+    assert_invalid_client(token(client, grant, {"Authorization": "Basic \u00e9"}))
 
 
 def test_a_revoked_client_is_refused(client, clients):

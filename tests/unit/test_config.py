@@ -54,6 +54,14 @@ def test_bad_setting_names_the_variable(key_file, variable, value):
         AuthConfig.from_env(env)
 
 
+@pytest.mark.parametrize("url", ["http://app:s3cret@localhost:6379", "redis+cluster://app:s3cret@10.0.0.1"])
+def test_a_bad_redis_url_is_named_without_its_password(key_file, url):
+    env = {"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent), "REDIS_URL": url}
+    with pytest.raises(ConfigError, match="REDIS_URL") as raised:
+        AuthConfig.from_env(env)
+    assert "s3cret" not in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("url", "first_node", "nodes"),
     [
@@ -120,3 +128,17 @@ def test_serve_with_no_cluster_node_answering_says_so_in_one_line(tmp_path, rsa_
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["error: cannot reach Redis at REDIS_URL"]
+
+
+def test_no_key_material_in_the_reprs_of_the_config_and_the_refresh_keys(key_file):
+    # A repr reaches logs and tracebacks (a debugger, pytest's output); the SMTP password is kept out too.
+    config = AuthConfig.from_env({"JWT_PRIVATE_KEY_FILE": str(key_file), **refresh_key_env(key_file.parent),
+                                  "EMAIL": "on", "SMTP_URL": "smtp://app:s3cret@mail.example.com",
+                                  "MAIL_FROM": "auth@example.com", "PUBLIC_URL": "https://app.example.com"})
+    refresh_keys = load_refresh_keys(config.refresh_token_keys)
+    shown = repr(config) + repr(refresh_keys)
+    assert "PRIVATE KEY" not in shown and "s3cret" not in shown
+    for text in config.refresh_token_keys:
+        assert text.strip().decode() not in shown
+    for raw in refresh_keys.keys.values():
+        assert repr(raw) not in shown
