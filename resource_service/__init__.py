@@ -16,7 +16,7 @@ from shared.jwks import JwksKeys, load_pem_public_keys
 from shared.jwt import KeySource
 from shared.observability import init_observability
 from shared.revocation import init_revocation_push
-from shared.store import connect_redis
+from shared.store import connect_redis, connect_replica_reads
 
 
 def key_source(config: ResourceConfig) -> KeySource:
@@ -39,7 +39,8 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
     metrics = init_observability(app)
     init_cors(app, config.allowed_origins, credentials=False)
     client = connect_redis(config.redis_url)
-    app.extensions["resource"] = ResourceServices(redis=client, users=AccountDirectory(client))
+    users = AccountDirectory(client, replicas=connect_replica_reads(config.redis_url))
+    app.extensions["resource"] = ResourceServices(redis=client, users=users)
     if config.revocation_push:
         init_revocation_push(app, config.redis_url, leeway=config.clock_skew, metrics=metrics)
     if config.introspect:

@@ -4,7 +4,9 @@ public profiles, with the id and cursor formats and the scripts over them.
 The auth service writes it at registration; the resource service lists, reads and renames.
 Profiles are stored as JSON (profile_json) and served as stored: a page of users is read in
 one script and goes out without being parsed. The keys share the hash tag `{accounts}`, so
-every script over them touches one Redis Cluster slot.
+every script over them touches one Redis Cluster slot. On a cluster, pages are read from that
+slot's replicas (ReplicaScript), so that they scale with the replicas; everything else,
+writes and the reads that answer them, is on the primary.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import json
 import re
 import uuid
 
+from redis.cluster import RedisCluster
+
 from shared.errors import TemporarilyUnavailableError
-from shared.store import RedisClient, load_script
+from shared.store import RedisClient, ReplicaScript, load_script
 
 # An account id is uuid4().hex: anything else names no account and is not looked up.
 USER_ID = "[0-9a-f]{32}"
@@ -70,12 +74,18 @@ def profiles_key() -> str:
 
 
 class AccountDirectory:
-    """The directory's reads and writes, each read-modify-write one script."""
+    """The directory's reads and writes, each read-modify-write one script.
 
-    def __init__(self, client: RedisClient) -> None:
+    `replicas` (connect_replica_reads) serves list_page. A page may then lag the primary by
+    the replication delay: an account registered or renamed a moment ago may be missing or
+    show its old name. get and update_name read the primary, so that a rename answers the
+    renamed profile and a just-registered id is found.
+    """
+
+    def __init__(self, client: RedisClient, replicas: RedisCluster | None = None) -> None:
         self._redis = client
         self._claim_email = client.register_script(load_script("shared", "claim_email.lua"))
-        self._list_users = client.register_script(load_script("shared", "list_users.lua"))
+        self._list_users = ReplicaScript(client, replicas, load_script("shared", "list_users.lua"))
         self._update_name = client.register_script(load_script("shared", "update_name.lua"))
 
     def claim(self, email: str, created_ms: int, profile: dict[str, str]) -> bool:

@@ -1,4 +1,6 @@
--- One page of the user directory, in registration order.
+#!lua flags=no-writes
+-- One page of the user directory, in registration order. It only reads (flags=no-writes), so
+-- it may run on a replica (EVALSHA_RO).
 -- KEYS[1] the users index (sorted set, all scores 0, members <created ms>:<user id>)
 -- KEYS[2] the public profiles (hash: user id -> JSON)
 -- ARGV[1] where to start, in ZRANGE BYLEX terms: '-' or '(<member of the previous page's end>'
