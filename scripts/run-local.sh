@@ -53,7 +53,8 @@ if [ "$EMAIL" = on ]; then
     pids+=($!)
   fi
   export MAIL_FROM="${MAIL_FROM:-Auth service <auth@localhost.localdomain>}"
-  export PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:${WEB_PORT:-8003}}"
+  # The demo page's origin as printed below (localhost: the same site as the auth service it calls).
+  export PUBLIC_URL="${PUBLIC_URL:-http://localhost:$WEB_PORT}"
   echo "mailer sending to $SMTP_URL (links under $PUBLIC_URL)"
   python -m auth_service mailer &
   pids+=($!)
@@ -71,7 +72,6 @@ if [ -e resource_service/__main__.py ]; then
 fi
 
 # The page reaches the services under the host name it was opened with (localhost or 127.0.0.1).
-echo "demo page on http://localhost:$WEB_PORT"
 python web/serve.py &
 pids+=($!)
 

@@ -9,6 +9,8 @@ const $ = (id) => document.getElementById(id);
 let pages = [null]; // the cursor of each directory page seen so far; pages[0] is the first page
 let pageIndex = 0;
 let signedIn = false;
+let panel = "login"; // the card shown while signed out: login, forgot, reset or verify
+const PANELS = ["login", "forgot", "reset", "verify"];
 
 // ---- what the user sees --------------------------------------------------------------------
 
@@ -31,14 +33,54 @@ function endedMessage(reason) {
   return `Your session ended: ${REASONS[reason] ?? "the server refused it"}. Please log in again.`;
 }
 
-function showSignedOut(reason) {
+/** The text of a refusal for a person: the service's description as a sentence. */
+function sentence(text) {
+  const plain = String(text ?? "").trim();
+  if (!plain) return "Something went wrong. Please try again.";
+  return plain[0].toUpperCase() + plain.slice(1) + (/[.!?]$/.test(plain) ? "" : ".");
+}
+
+/** What to say when an email-flow call failed, for the form's error line. */
+function emailFlowError(error) {
+  if (error.error === "rate_limited") {
+    const wait = error.retryAfter ? ` Try again in ${waitText(error.retryAfter)}.` : " Try again later.";
+    return `Too many requests for now.${wait}`;
+  }
+  if (error.status === 404) return "Email is not set up on this server: ask its operator to reset your password.";
+  if (error instanceof TypeError) return "Cannot reach the server. Check your connection and try again.";
+  return sentence(error.description);
+}
+
+function waitText(seconds) {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? "" : "s"}`;
+  return `${Math.ceil(seconds / 60)} minutes`;
+}
+
+/** Turn a form's button back on: at once, or once a 429's Retry-After has passed. */
+function enableAfter(button, error) {
+  const wait = error?.error === "rate_limited" ? (error.retryAfter ?? 0) : 0;
+  if (wait > 0) setTimeout(() => { button.disabled = false; }, wait * 1000);
+  else button.disabled = false;
+}
+
+/** Show one of the signed-out cards; the login and forgot cards live at /, the others at their link's path. */
+function showPanel(name, focus = true) {
+  panel = name;
+  for (const other of PANELS) $(`${other}-panel`).hidden = other !== name;
+  if ((name === "login" || name === "forgot") && location.pathname !== "/") history.replaceState(null, "", "/");
+  if (!focus) return;
+  const first = { login: "login-email", forgot: "forgot-email", reset: "reset-password" }[name];
+  $(first ?? `${name}-title`).focus();
+}
+
+function showSignedOut(reason, card = "login") {
   signedIn = false;
   $("signed-in").hidden = true;
   $("account").hidden = true;
   $("signed-out").hidden = false;
   notice(endedMessage(reason), reason.startsWith("logged_out") ? "ok" : "info");
   $("login-password").value = "";
-  $("login-email").focus();
+  showPanel(card);
 }
 
 async function showSignedIn(session) {
@@ -186,6 +228,8 @@ async function loadDirectory() {
 // ---- wiring ---------------------------------------------------------------------------------
 
 auth.onChange((session, reason) => {
+  // A reset or verify link being followed here is not interrupted by what other tabs do.
+  if (!signedIn && (panel === "reset" || panel === "verify")) return;
   if (session === null) showSignedOut(reason);
   else if (!signedIn) guarded(() => showSignedIn(session));
 });
@@ -193,6 +237,7 @@ auth.onChange((session, reason) => {
 $("login-form").addEventListener("submit", (event) => {
   event.preventDefault();
   showError("login-error", "");
+  $("login-resend").hidden = true;
   const button = event.submitter;
   button.disabled = true;
   auth.login($("login-email").value.trim(), $("login-password").value)
@@ -204,11 +249,134 @@ $("login-form").addEventListener("submit", (event) => {
       const messages = {
         invalid_credentials: "Wrong email or password.",
         rate_limited: "Too many attempts. Wait a moment and try again.",
+        email_not_verified: "Confirm your email address first: open the link in the mail we sent you.",
       };
       showError("login-error", messages[error.error] ?? error.description ?? String(error));
+      $("login-resend").hidden = error.error !== "email_not_verified";
     })
     .finally(() => { button.disabled = false; });
 });
+
+$("login-resend").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  const email = $("login-email").value.trim();
+  let failure = null;
+  button.disabled = true;
+  try {
+    await auth.resendVerification(email);
+    showError("login-error", "");
+    button.hidden = true;
+    notice(`A new link is on its way to ${email}. Open it, then log in.`, "ok");
+  } catch (error) {
+    failure = error;
+    showError("login-error", emailFlowError(error));
+  } finally {
+    enableAfter(button, failure);
+  }
+});
+
+// ---- forgotten password, reset link, verify link ----------------------------------------------
+
+$("forgot-open").addEventListener("click", () => {
+  $("forgot-email").value = $("login-email").value.trim();
+  showError("forgot-error", "");
+  notice("");
+  showPanel("forgot");
+});
+$("forgot-back").addEventListener("click", () => {
+  notice("");
+  showPanel("login");
+});
+
+$("forgot-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError("forgot-error", "");
+  const button = event.submitter;
+  const email = $("forgot-email").value.trim();
+  let failure = null;
+  button.disabled = true;
+  try {
+    await auth.forgotPassword(email);
+    notice(`If an account has the address ${email}, a mail is on its way with a link to choose a new password.`, "ok");
+  } catch (error) {
+    failure = error;
+    showError("forgot-error", emailFlowError(error));
+  } finally {
+    enableAfter(button, failure);
+  }
+});
+
+const linkToken = new URLSearchParams(location.search).get("token");
+
+function showResetLinkDead() {
+  $("reset-form").hidden = true;
+  $("reset-dead").hidden = false;
+  $("reset-title").textContent = "This link no longer works";
+  $("reset-title").focus();
+}
+
+$("reset-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError("reset-error", "");
+  const button = event.submitter;
+  button.disabled = true;
+  try {
+    await auth.resetPassword(linkToken, $("reset-password").value);
+  } catch (error) {
+    if (error.error === "invalid_token") showResetLinkDead();
+    else showError("reset-error", emailFlowError(error));  // the link still works: try another password
+    enableAfter(button, error);
+    return;
+  }
+  button.disabled = false;
+  $("reset-form").reset();
+  showSignedOut("no_session");
+  notice("Your password was changed, and every device signed in to your account was signed out. "
+    + "Log in with your new password.", "ok");
+});
+
+$("reset-again").addEventListener("click", () => {
+  $("forgot-email").value = "";
+  showPanel("forgot");
+});
+
+$("resend-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError("resend-error", "");
+  const button = event.submitter;
+  const email = $("resend-email").value.trim();
+  let failure = null;
+  button.disabled = true;
+  try {
+    await auth.resendVerification(email);
+    notice(`If ${email} has an account waiting to be confirmed, a new link is on its way.`, "ok");
+  } catch (error) {
+    failure = error;
+    showError("resend-error", emailFlowError(error));
+  } finally {
+    enableAfter(button, failure);
+  }
+});
+
+/** The verify link's landing: spend the token at once; true when the address is confirmed. */
+async function verifyFromLink() {
+  showSignedOut("no_session", "verify");
+  try {
+    if (!linkToken) throw Object.assign(new Error("no token in the link"), { error: "invalid_token" });
+    await auth.verifyEmail(linkToken);
+  } catch (error) {
+    if (error.error === "invalid_token") {
+      $("verify-progress").hidden = true;
+      $("verify-dead").hidden = false;
+      $("verify-title").textContent = "This link no longer works";
+    } else {
+      $("verify-progress").textContent = `${emailFlowError(error)} Reload this page to try the link again.`;
+    }
+    return false;
+  }
+  history.replaceState(null, "", "/");
+  return true;
+}
 
 $("register-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -228,8 +396,17 @@ $("register-form").addEventListener("submit", async (event) => {
   }
   $("register-form").reset();
   $("register-box").open = false;
-  await guarded(async () => showSignedIn(await auth.login(email, password)));
-  notice("Welcome to Teamroom! Your account is ready.", "ok");
+  try {
+    await showSignedIn(await auth.login(email, password));
+    notice("Welcome to Teamroom! Your account is ready.", "ok");
+  } catch (error) {
+    if (error.error === "email_not_verified") {  // REQUIRE_VERIFIED_EMAIL=on: the mail's link comes first
+      $("login-email").value = email;
+      notice(`Your account is ready. We sent a link to ${email}: open it to confirm your address, then log in.`, "ok");
+    } else if (!(error instanceof SessionEndedError)) {
+      notice(error.description ?? `Something went wrong: ${error.message}`);
+    }
+  }
 });
 
 $("logout").addEventListener("click", () => guarded(() => auth.logout()));
@@ -240,15 +417,30 @@ $("page-next").addEventListener("click", () => guarded(() => { pageIndex += 1; r
 $("page-prev").addEventListener("click", () => guarded(() => { pageIndex -= 1; return loadDirectory(); }));
 
 // After a reload the access token is gone: the session comes back through a cookie-mode refresh.
-try {
-  const session = await auth.session();
-  if (session) await showSignedIn(session);
-  else showSignedOut("no_session");
-} catch (error) {
-  if (error instanceof SessionEndedError) showSignedOut(error.reason);
-  else {
-    showSignedOut("no_session");
-    notice(`Cannot reach the sign-in service (${error.message}).`);
+async function restoreSession() {
+  try {
+    const session = await auth.session();
+    if (session) await showSignedIn(session);
+    else showSignedOut("no_session");
+  } catch (error) {
+    if (error instanceof SessionEndedError) showSignedOut(error.reason);
+    else {
+      showSignedOut("no_session");
+      notice(`Cannot reach the sign-in service (${error.message}).`);
+    }
   }
+}
+
+// The mails link to PUBLIC_URL/reset-password?token=... and PUBLIC_URL/verify-email?token=...
+if (location.pathname === "/reset-password") {
+  showSignedOut("no_session", "reset");
+  if (!linkToken) showResetLinkDead();
+} else if (location.pathname === "/verify-email") {
+  if (await verifyFromLink()) {
+    await restoreSession();
+    notice(signedIn ? "Your email address is confirmed." : "Your email address is confirmed. You can log in now.", "ok");
+  }
+} else {
+  await restoreSession();
 }
 document.body.dataset.ready = "true";

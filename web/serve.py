@@ -17,7 +17,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
-SERVED = {"/": "index.html", "/index.html": "index.html", "/styles.css": "styles.css", "/app.js": "app.js"}
+SERVED = {"/": "index.html", "/index.html": "index.html", "/styles.css": "styles.css", "/app.js": "app.js",
+          # Where the auth service's mails link to (PUBLIC_URL/...?token=): the page, which reads the path.
+          "/reset-password": "index.html", "/verify-email": "index.html"}
 
 
 def service_url(host_header: str, variable: str, port_variable: str, default_port: int) -> str:

@@ -19,11 +19,13 @@ export type ChangeReason = EndReason | "logged_in" | "refreshed" | "handed_over"
 
 /** A refusal by the auth service; `error` is the contract's code. */
 export class AuthError extends Error {
-  constructor(status: number, error: string, description: string, reason?: string);
+  constructor(status: number, error: string, description: string, reason?: string, retryAfter?: number);
   readonly status: number;
   readonly error: string;
   readonly description: string;
   readonly reason?: string;
+  /** Seconds to wait before asking again (a 429's `Retry-After`). */
+  readonly retryAfter?: number;
 }
 
 /** The session is over: log in again; `reason` says why. */
@@ -62,6 +64,17 @@ export interface SessionClient {
   /** The current user; after a reload, restored by a refresh; null when not logged in
    * (no cookie); SessionEndedError when the cookie's session was refused (its `reason`). */
   session(): Promise<Session | null>;
+  /** Ask for a password-reset mail: resolves alike whether or not an account has `email`
+   * (AuthError `rate_limited` with `retryAfter` when throttled). */
+  forgotPassword(email: string): Promise<void>;
+  /** Spend a reset link's token: the password is set and every session of the account ends.
+   * AuthError `invalid_token` (used, replaced or expired: ask again), `invalid_request` (a
+   * password against the rules: the token is not spent). */
+  resetPassword(token: string, password: string): Promise<void>;
+  /** Spend a verification link's token; AuthError `invalid_token` when used, replaced or expired. */
+  verifyEmail(token: string): Promise<void>;
+  /** Ask for a new verification mail: resolves alike for every address. */
+  resendVerification(email: string): Promise<void>;
   /** Hear of every change (login, refresh, hand-over from another tab, end); returns an unsubscribe. */
   onChange(listener: (session: Session | null, reason: ChangeReason) => void): () => void;
   /** Stop listening to the other tabs. */

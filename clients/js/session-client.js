@@ -23,8 +23,9 @@ export class AuthError extends Error {
    * @param {string} error
    * @param {string} description
    * @param {string} [reason]
+   * @param {number} [retryAfter]
    */
-  constructor(status, error, description, reason) {
+  constructor(status, error, description, reason, retryAfter) {
     super(`${error}${reason ? ` (${reason})` : ""}: ${description}`);
     this.name = "AuthError";
     this.status = status;
@@ -32,6 +33,8 @@ export class AuthError extends Error {
     this.description = description;
     /** Why a session ended (`reused`, `expired_idle`, `revoked`, ...), when the answer says. */
     this.reason = reason;
+    /** Seconds to wait before asking again, from a 429's `Retry-After`. */
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -88,7 +91,9 @@ async function refusal(response, endsSession = false) {
   if (endsSession && response.status === 400 && error === "invalid_request") {
     return new SessionEndedError(400, error, description, "no_session");
   }
-  return new AuthError(response.status, error, description, body.reason);
+  const retryAfter = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+  return new AuthError(response.status, error, description, body.reason,
+    Number.isNaN(retryAfter) ? undefined : retryAfter);
 }
 
 /** Whether a 401 says the access token expired (RFC 6750 challenge, or the JSON description). */
@@ -157,6 +162,18 @@ export function createSessionClient({ authUrl, channel = "session-client" }) {
 
   function post(path, init) {
     return fetch(`${base}${path}`, { method: "POST", credentials: "include", cache: "no-store", ...init });
+  }
+
+  /** A JSON POST that needs no session (the email flows): no cookie, no token; an AuthError unless 2xx. */
+  async function postAnonymous(path, body) {
+    const response = await fetch(`${base}${path}`, {
+      method: "POST",
+      credentials: "omit",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw await refusal(response);
   }
 
   /** One cookie-mode refresh; the successor cookie is set by the answer. */
@@ -275,6 +292,25 @@ export function createSessionClient({ authUrl, channel = "session-client" }) {
         throw error;
       }
       return sessionOf(accessToken);
+    },
+
+    // The email flows (EMAIL=on on the service; 404 otherwise). The two that send a mail answer
+    // alike for every address, so they resolve alike: whether a mail goes out is not for the page to know.
+
+    forgotPassword(email) {
+      return postAnonymous("/password/forgot", { email });
+    },
+
+    resetPassword(token, password) {
+      return postAnonymous("/password/reset", { token, password });
+    },
+
+    verifyEmail(token) {
+      return postAnonymous("/email/verify", { token });
+    },
+
+    resendVerification(email) {
+      return postAnonymous("/email/verify/resend", { email });
     },
 
     onChange(listener) {

@@ -26,6 +26,7 @@ import requests
 
 from tests.conftest import NO_LIMITS, RedisServer, free_port
 from tests.e2e.conftest import REPO, Service, base_env
+from tests.smtp import SmtpSink
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -46,6 +47,7 @@ class Stack:
     auth: Service
     resource: Service
     redis: redis.Redis
+    mail: SmtpSink | None = None  # with EMAIL=on: the SMTP server the mailer sends to
 
     def access(self, service: Service, path: str, method: str = "POST") -> list[dict[str, Any]]:
         """The access-log lines of `service` for `method path`, oldest first."""
@@ -99,9 +101,18 @@ class WebServer:
 
 
 @pytest.fixture(scope="module")
-def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory, rsa_private_key) -> Iterator[Stack]:
+def stack_env() -> dict[str, str]:
+    """Settings of the module's services on top of the defaults; a module overrides this fixture.
+    With EMAIL=on the stack adds an SMTP server and the mailer, and links lead to the page."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory, rsa_private_key,
+          stack_env: dict[str, str]) -> Iterator[Stack]:
     """Both services and the demo page, for the tests of one module."""
     from tests.conftest import write_private_key
+    from tests.e2e.test_email_e2e import MailerProcess
 
     logs = tmp_path_factory.mktemp("browser-logs")
     key_file = write_private_key(rsa_private_key, logs / "signing.pem")
@@ -113,9 +124,19 @@ def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory, r
         "ACCESS_TOKEN_TTL": str(ACCESS_TOKEN_TTL),
         "REFRESH_REUSE_GRACE": str(REUSE_GRACE),
         "JWT_CLOCK_SKEW": "0",  # an expired token is refused at once
+        **stack_env,
     })
     auth_url = f"http://localhost:{env['AUTH_PORT']}"
     with ExitStack() as stack:
+        mail = None
+        if env.get("EMAIL") == "on":
+            mail = SmtpSink().start()
+            stack.callback(mail.stop)
+            env.update({"SMTP_URL": mail.url, "MAIL_FROM": "Teamroom <auth@teamroom.example>",
+                        "PUBLIC_URL": f"http://localhost:{web_port}"})
+            mailer = MailerProcess(env, logs / "mailer.log")
+            stack.callback(mailer.stop)
+            mailer.start()
         auth = Service("auth_service", env, logs / "auth.log")
         stack.callback(auth.stop)
         auth.start()
@@ -128,7 +149,7 @@ def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory, r
         web.start()
         client = redis.Redis.from_url(env["REDIS_URL"])
         stack.callback(client.close)
-        yield Stack(web.url, auth_url, f"http://localhost:{env['RESOURCE_PORT']}", auth, resource, client)
+        yield Stack(web.url, auth_url, f"http://localhost:{env['RESOURCE_PORT']}", auth, resource, client, mail)
 
 
 @pytest.fixture(autouse=True)

@@ -146,6 +146,15 @@ def test_the_demo_page_runs_with_its_container_settings_and_points_at_the_publis
                 assert f"http://{host}:{published['web']}" in container_env(name)["ALLOWED_ORIGINS"].split(",")
         page = requests.get(f"http://127.0.0.1:{port}/", timeout=2)
         assert page.status_code == 200 and "<title>Teamroom</title>" in page.text
+        # The mails' links (PUBLIC_URL/...) open this page at its published origin, on the same site
+        # as the auth service the page then calls.
+        public = urlparse(container_env("mailer")["PUBLIC_URL"])
+        assert (public.scheme, public.port, public.path) == ("http", published["web"], "")
+        for path in ("/reset-password", "/verify-email"):
+            link = requests.get(f"http://127.0.0.1:{port}{path}?token=abc", headers={"Host": public.netloc}, timeout=2)
+            assert link.status_code == 200 and "<title>Teamroom</title>" in link.text, path
+        config = requests.get(f"http://127.0.0.1:{port}/config.json", headers={"Host": public.netloc}, timeout=2).json()
+        assert urlparse(config["auth_url"]).hostname == public.hostname
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -282,3 +282,19 @@ def test_the_mailer_runs_its_command_with_settings_it_reads_and_agrees_with_the_
     assert email.smtp.host in compose["services"] and "image" in compose["services"][email.smtp.host]
     assert not compose["services"]["mailer"].get("volumes")
     assert compose["services"]["mailer"]["depends_on"]["redis"] == {"condition": "service_healthy"}
+
+
+def test_the_mails_link_to_the_origin_the_web_service_publishes(compose):
+    from auth_service.config import EmailConfig
+
+    address, host_port, _ = published(compose["services"]["web"])[0]
+    for name in ("auth", "mailer"):
+        email = EmailConfig.from_env(container_env(name))
+        assert email is not None, name
+        public = urlparse(email.public_url)
+        # The page as the README and the browser name it: http://localhost:8000 (or 127.0.0.1).
+        assert public.scheme == "http" and public.hostname in ("localhost", address), email.public_url
+        assert public.port == host_port and public.path == "", email.public_url
+        # A page opened from a link may call both services (CORS, and cookie mode on the auth service).
+        for service in APP_SERVICES:
+            assert email.public_url in container_env(service)["ALLOWED_ORIGINS"].split(","), service
