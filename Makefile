@@ -51,6 +51,7 @@ bench: $(STAMP) redis-server
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	@$(BIN)/python -c "import flask_jwt_extended" 2>/dev/null || $(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/revocation.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -27,6 +27,7 @@ from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
 from shared.jwt import StaticKeys
 from shared.observability import init_observability
+from shared.revocation import RevocationPublisher
 from shared.store import RedisClient, connect_redis
 
 
@@ -54,6 +55,12 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     client = connect_redis(config.redis_url)
     keys = load_key_ring(config.private_key_pems)
     hasher = PasswordHasher(config.hashing)
+    revocations = RevocationPublisher(client, token_ttl=config.access_token_ttl, on_failure=events.unpublished)
+
+    def on_reuse(user_id: str, session_id: str) -> None:
+        events.reuse(user_id, session_id)
+        revocations.sessions_ended([session_id])
+
     accounts = AccountStore(client, hasher, on_login=events.login)
     limits = RateLimiter(client, config.rate_limits, on_limited=metrics.rate_limited)
     app.extensions["auth"] = AuthServices(
@@ -67,7 +74,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
             max_age=config.session_max_age,
             reuse_grace=config.refresh_reuse_grace,
             on_refresh=events.refresh,
-            on_reuse=events.reuse,
+            on_reuse=on_reuse,
         ),
         clients=ClientStore(client),
         access_tokens=AccessTokenIssuer(
@@ -75,6 +82,8 @@ def create_app(config: AuthConfig | None = None) -> Flask:
         ),
         keys=keys,
         limits=limits,
+        revocations=revocations,
+        events=events,
         email=EmailVerification(client, required=config.email.require_verified) if config.email else None,
     )
     init_email(app, config.email, client, accounts, limits)

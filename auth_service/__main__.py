@@ -15,8 +15,10 @@ from auth_service.accounts import AccountStore, normalize_email
 from auth_service.clients import KNOWN_SCOPES, ClientStore
 from auth_service.config import AuthConfig, EmailConfig, HashingConfig
 from auth_service.passwords import PasswordHasher
+from shared import redis_keys
 from shared.cli import run_command
-from shared.config import ConfigError, env_redis_url
+from shared.config import ConfigError, env_int, env_redis_url
+from shared.revocation import RevocationPublisher
 from shared.store import RedisClient, connect_redis
 
 
@@ -88,9 +90,15 @@ def _set_role(args: argparse.Namespace) -> int:
 
 
 def _reset_password(args: argparse.Namespace) -> int:
-    accounts = _accounts()
+    client = connect_redis(env_redis_url(os.environ))
+    accounts = AccountStore(client, PasswordHasher(HashingConfig.from_env()))
     account = _account(accounts, args.email)
+    index: list[bytes] = client.zrange(redis_keys.user_sessions_key(account["id"]), 0, -1)  # type: ignore[assignment]
+    live = [sid.decode() for sid in index]
     ended = accounts.change_password(account["id"], _read_password(args.password_stdin))
+    # Resource services under REVOCATION_PUSH refuse the ended sessions' access tokens at once.
+    publisher = RevocationPublisher(client, token_ttl=env_int(os.environ, "ACCESS_TOKEN_TTL", 900, minimum=1))
+    publisher.user_sessions_ended(account["id"], session_ids=live)
     print(f"password of {account['email']} reset; {ended} sessions ended")
     return 0
 

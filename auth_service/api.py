@@ -81,7 +81,7 @@ def list_sessions() -> Response:
 @auth.require_user()
 def delete_session(session_id: str) -> tuple[str, int]:
     # Checked first: the id becomes part of a key name, and must name a session, nothing beside it.
-    if not is_session_id(session_id) or not services().sessions.revoke_by_id(auth.claims()["sub"], session_id):
+    if not is_session_id(session_id) or not flows().end_session(auth.claims()["sub"], session_id):
         raise NotFoundError("no such session")
     return "", 204
 

@@ -16,8 +16,10 @@ from shared.accounts import check_name, rfc3339
 from shared.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
 from shared.store import RedisClient
 
-# Every scope some role grants; a client may hold any of them, in this order.
-KNOWN_SCOPES = tuple(dict.fromkeys(s for scopes in ROLE_SCOPES.values() for s in scopes.split()))
+# The scope that lets a service client ask POST /introspect about tokens; no user holds it.
+INTROSPECT_SCOPE = "introspect"
+# Every scope some role grants, and the clients' own; a client may hold any of them, in this order.
+KNOWN_SCOPES = (*dict.fromkeys(s for scopes in ROLE_SCOPES.values() for s in scopes.split()), INTROSPECT_SCOPE)
 # The prefix keeps a client's `sub` apart from every user id (uuid4 hex), as RFC 9068 §5 asks.
 CLIENT_ID_PATTERN = re.compile(r"svc-[0-9a-f]{32}")
 _NO_SECRET_HASH = "0" * 64  # compared when the client is unknown, so both paths do the same work
@@ -97,6 +99,12 @@ class ClientStore:
         if not hmac.compare_digest(stored, hash_client_secret(secret)) or not record:
             raise InvalidClientError("unknown client or wrong client secret")
         return Client(client_id, record[b"name"].decode(), record[b"scope"].decode())
+
+    def exists(self, client_id: str) -> bool:
+        """Whether the client is still registered (not revoked)."""
+        return bool(CLIENT_ID_PATTERN.fullmatch(client_id)) and bool(
+            self._redis.exists(redis_keys.client_key(client_id))
+        )
 
     def revoke(self, client_id: str) -> bool:
         """Delete a client: its secret stops working at once, its access tokens live out their TTL."""

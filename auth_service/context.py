@@ -9,6 +9,7 @@ from flask import Response, current_app, jsonify
 
 from auth_service.accounts import AccountStore
 from auth_service.clients import ClientStore
+from auth_service.events import AuthEvents
 from auth_service.flows import AuthFlows, TokenPair
 from auth_service.keys import KeyRing
 from auth_service.ratelimit import RateLimiter
@@ -16,6 +17,7 @@ from auth_service.recovery import EmailVerification
 from auth_service.sessions import SessionStore
 from auth_service.tokens import AccessTokenIssuer
 from shared.dpop import dpop_extension
+from shared.revocation import RevocationPublisher
 from shared.store import RedisClient
 
 
@@ -30,12 +32,16 @@ class AuthServices:
     access_tokens: AccessTokenIssuer
     keys: KeyRing
     limits: RateLimiter
+    revocations: RevocationPublisher
+    events: AuthEvents
     email: EmailVerification | None = None  # None: EMAIL off
 
     @cached_property
     def flows(self) -> AuthFlows:
         """The use cases over these stores (derived, so a copy with another store gets its own)."""
-        return AuthFlows(self.accounts, self.sessions, self.clients, self.access_tokens, self.limits, self.email)
+        return AuthFlows(
+            self.accounts, self.sessions, self.clients, self.access_tokens, self.limits, self.revocations, self.email
+        )
 
 
 def services() -> AuthServices:

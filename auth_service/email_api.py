@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from auth_service.accounts import AccountStore, normalize_email
 from auth_service.config import EmailConfig
+from auth_service.context import flows
 from auth_service.email_openapi import with_email_paths
 from auth_service.mailqueue import MailQueue, email_digest
 from auth_service.openapi import DOCUMENT
@@ -133,7 +134,7 @@ def reset_password() -> tuple[str, int]:
     password = check_password_rules(body.password)  # a bad one spends no token
     user_id = _services().tokens.spend("reset", token)
     try:
-        ended = _services().accounts.change_password(user_id, password)
+        ended = flows().reset_password(user_id, password)  # and tells resource services (revocation push)
     except InvalidCredentialsError:  # the account went away meanwhile
         raise EmailTokenError() from None
     security_log.info(

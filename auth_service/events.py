@@ -27,11 +27,20 @@ class AuthEvents:
             "auth_refresh_reuse_detected_total",
             "Spent refresh tokens presented after the grace, each revoking a session",
         )
+        self._unpublished = metrics.counter(
+            "auth_revocations_unpublished_total",
+            "Ended sessions whose revocation could not be pushed to resource services (Redis failed in between)",
+        )
+        self._introspections = metrics.counter(
+            "auth_introspections_total", "Token introspections (RFC 7662) by answer: active, inactive", ("result",)
+        )
         # Every series exists from the start, at zero, so rates and alerts need no special case.
         for result in ("success", "failure"):
             self._logins.labels(result)
         for outcome in REFRESH_OUTCOMES:
             self._refreshes.labels(outcome)
+        for result in ("active", "inactive"):
+            self._introspections.labels(result)
 
     def login(self, user_id: str | None) -> None:
         """A password check: the account id when it succeeded, None when it failed."""
@@ -44,6 +53,14 @@ class AuthEvents:
         self._refreshes.labels(outcome).inc()
         if user_id:
             note_user(user_id)
+
+    def unpublished(self) -> None:
+        """A revocation that did not reach the stream: its tokens live to their expiry at resource services."""
+        self._unpublished.inc()
+
+    def introspection(self, active: bool) -> None:
+        """One introspection answered."""
+        self._introspections.labels("active" if active else "inactive").inc()
 
     def reuse(self, user_id: str, session_id: str) -> None:
         """The security event: a spent refresh token came back after the grace and ended its session."""

@@ -14,7 +14,8 @@ from auth_service.clients import Client, ClientStore, narrow_scope
 from auth_service.ratelimit import RateLimiter
 from auth_service.recovery import EmailVerification
 from auth_service.sessions import IssuedRefresh, SessionStore
-from auth_service.tokens import AccessTokenIssuer
+from auth_service.tokens import AccessTokenIssuer, parse_refresh_token
+from shared.revocation import RevocationPublisher
 
 BEARER = "Bearer"
 DPOP = "DPoP"  # RFC 9449 §5.1: the token type of an access token bound to a key
@@ -61,6 +62,7 @@ class AuthFlows:
     clients: ClientStore
     access_tokens: AccessTokenIssuer
     limits: RateLimiter
+    revocations: RevocationPublisher
     email: EmailVerification | None = None  # None: EMAIL off, no `email_verified` claim
 
     def log_in(
@@ -76,6 +78,8 @@ class AuthFlows:
         if self.email is not None:
             self.email.check_login_allowed(account)
         issued = self.sessions.create(account["id"], account["password_hash"], user_agent, jkt=jkt)
+        if issued.evicted:  # the user's oldest session made room for this one
+            self.revocations.sessions_ended([issued.evicted])
         return self._user_pair(issued, account["email"], account.get("role", ""), jkt)
 
     def refresh(self, refresh_token: str, jkt: str | None = None) -> TokenPair:
@@ -84,14 +88,33 @@ class AuthFlows:
         issued = self.sessions.rotate(refresh_token, jkt)
         return self._user_pair(issued, issued.email, issued.role, jkt)
 
-    def log_out(self, refresh_token: str, jkt: str | None = None) -> None:
+    def log_out(self, refresh_token: str, jkt: str | None = None) -> bool:
         """End the session a refresh token belongs to; nothing happens for an unknown one. A session
-        bound to a DPoP key ends only with `jkt` that key's: a stolen token alone cannot end it."""
-        self.sessions.revoke(refresh_token, jkt)
+        bound to a DPoP key ends only with `jkt` that key's: a stolen token alone cannot end it.
+        Whether a live session ended."""
+        ids = parse_refresh_token(refresh_token)
+        if ids is None or not self.sessions.revoke(refresh_token, jkt):
+            return False
+        self.revocations.sessions_ended([ids.session_id])
+        return True
+
+    def end_session(self, user_id: str, session_id: str) -> bool:
+        """End one session of a user (its owner deleting it, or its access token revoked); whether it was live."""
+        if not self.sessions.revoke_by_id(user_id, session_id):
+            return False
+        self.revocations.sessions_ended([session_id])
+        return True
 
     def log_out_everywhere(self, user_id: str) -> None:
         """End every session of a user."""
+        live = self._live_session_ids(user_id)
         self.sessions.revoke_all(user_id)
+        self.revocations.user_sessions_ended(user_id, session_ids=live)
+
+    def _live_session_ids(self, user_id: str, keep: str = "") -> list[str]:
+        """The user's live sessions but `keep`, read just before ending them: the push names them
+        beside the user's cut-off, which has whole seconds only (RevocationPublisher)."""
+        return [s["id"] for s in self.sessions.list(user_id) if s["id"] != keep]
 
     def change_password(
         self, user_id: str, email: str | None, session_id: str, current_password: str, new_password: str,
@@ -103,10 +126,20 @@ class AuthFlows:
         self.limits.start_login(email, address)
         checked_hash = self.accounts.check_password(user_id, current_password)
         self.limits.login_succeeded(email, address)
+        live = self._live_session_ids(user_id, keep=session_id) if end_other_sessions else []
         self.accounts.change_password(
             user_id, new_password, checked_hash=checked_hash, keep_session=session_id,
             end_sessions=end_other_sessions,
         )
+        if end_other_sessions:
+            self.revocations.user_sessions_ended(user_id, keep_sid=session_id, session_ids=live)
+
+    def reset_password(self, user_id: str, new_password: str) -> int:
+        """Set the password whatever it was and end every session (a reset link); how many ended."""
+        live = self._live_session_ids(user_id)
+        ended = self.accounts.change_password(user_id, new_password)
+        self.revocations.user_sessions_ended(user_id, session_ids=live)
+        return ended
 
     def authenticate_client(self, client_id: str, secret: str, *, address: str | None) -> Client:
         """Check a service client's secret (InvalidClientError when wrong), throttled per client id and

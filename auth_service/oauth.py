@@ -1,4 +1,5 @@
-"""The OAuth 2.0 token endpoint (RFC 6749 §3.2) and the server's metadata (RFC 8414).
+"""The OAuth 2.0 endpoints: token (RFC 6749 §3.2), revocation (RFC 7009), introspection
+(RFC 7662), and the server's metadata (RFC 8414).
 
 POST /token takes form-encoded parameters: `password` and `refresh_token` are the
 standard spellings of /login and /refresh and run the very same code;
@@ -11,19 +12,24 @@ import base64
 from typing import Any, get_args
 from urllib.parse import unquote_plus
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from auth_service.clients import KNOWN_SCOPES
-from auth_service.context import flows, proof_key, services, token_response
+from auth_service.clients import INTROSPECT_SCOPE, KNOWN_SCOPES, Client
+from auth_service.context import flows, no_store, proof_key, services, token_response
 from auth_service.shapes import GrantType
-from shared.dpop import ALGORITHMS
+from auth_service.tokens import parse_refresh_token
+from shared.dpop import ALGORITHMS, bound_key
 from shared.errors import (
+    InsufficientScopeError,
     InvalidClientError,
     InvalidCredentialsError,
     InvalidGrantError,
     InvalidRequestError,
+    InvalidTokenError,
     UnsupportedGrantTypeError,
 )
+from shared.jwt import TokenVerifier
+from shared.verify import EXTENSION
 
 bp = Blueprint("oauth", __name__)
 
@@ -127,6 +133,107 @@ def token() -> Response:
     return token_response(flows().refresh(required_param("refresh_token"), proof_key()))
 
 
+def require_form() -> None:
+    if request.mimetype != FORM_TYPE:
+        raise InvalidRequestError(f"send the parameters form-encoded, Content-Type: {FORM_TYPE}")
+
+
+def verified_access_token(token: str) -> dict[str, Any] | None:
+    """The claims of an access token this service signed and that has not expired, else None."""
+    verifier: TokenVerifier = current_app.extensions[EXTENSION]
+    try:
+        return verifier.verify(token)
+    except InvalidTokenError:
+        return None
+
+
+def authenticated_client() -> Client | None:
+    """The service client the request authenticates as (InvalidClientError for bad credentials), or None."""
+    header = request.headers.get("Authorization", "")
+    if header.partition(" ")[0].lower() == "bearer":
+        return None
+    credentials = presented_client()
+    return flows().authenticate_client(*credentials, address=request.remote_addr) if credentials else None
+
+
+@bp.post("/revoke")
+def revoke() -> Response:
+    """RFC 7009: end the session a refresh or access token belongs to. 200 for any token that is
+    unknown, expired or already revoked (§2.2); the hint is only a hint (§2.1), both kinds are tried."""
+    require_form()
+    token = required_param("token")
+    form_param("token_type_hint")  # given at most once; which kind the token is, its shape says
+    client = authenticated_client()
+    if parse_refresh_token(token) is not None:
+        # Whoever holds a refresh token may end its session, as POST /logout allows (with its
+        # key's proof, for a session bound to one).
+        flows().log_out(token, proof_key())
+        return revocation_answer()
+    claims = verified_access_token(token)
+    if claims is None or not isinstance(claims.get("sid"), str):
+        return revocation_answer()  # unknown, expired, or a client's own token (no session to end)
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    own_bearer = scheme.lower() == "bearer" and presented.strip() == token
+    if client is None and not own_bearer:
+        raise InvalidClientError("an access token is revoked by its bearer (Authorization: Bearer) or a service client")
+    jkt = bound_key(claims)
+    if client is None and jkt is not None and proof_key() != jkt:
+        # As for refresh tokens: a stolen bound token alone cannot even end its session.
+        raise InvalidClientError("a DPoP-bound access token is revoked with a DPoP proof of its key")
+    flows().end_session(claims["sub"], claims["sid"])
+    return revocation_answer()
+
+
+def revocation_answer() -> Response:
+    return no_store(Response(status=200))
+
+
+@bp.post("/introspect")
+def introspect() -> Response:
+    """RFC 7662 §2: whether an access token is active, for service clients with the introspect scope.
+    Active means well signed, unexpired, and its session live (or, for a client's token, its client
+    still registered): a well-signed token of an ended session is not active."""
+    require_form()
+    credentials = presented_client() if request.headers.get("Authorization", "").lower().startswith("basic ") else None
+    if credentials is None:
+        raise InvalidClientError("authenticate the client with HTTP Basic")
+    # Throttled per client id and per address like the secret checks of /token.
+    client = flows().authenticate_client(*credentials, address=request.remote_addr)
+    if INTROSPECT_SCOPE not in client.scope.split():
+        raise InsufficientScopeError(INTROSPECT_SCOPE)
+    token = required_param("token")
+    form_param("token_type_hint")
+    claims = verified_access_token(token)
+    active = claims is not None and token_is_live(claims)
+    services().events.introspection(active)
+    if not active or claims is None:
+        return no_store(jsonify(active=False))
+    answer: dict[str, Any] = {
+        "active": True,
+        "sub": claims["sub"],
+        "scope": claims.get("scope", ""),
+        "exp": claims["exp"],
+        "iat": claims["iat"],
+        "token_type": "DPoP" if isinstance(claims.get("cnf"), dict) and "jkt" in claims["cnf"] else "Bearer",
+        "iss": claims["iss"],
+        "aud": claims["aud"],
+        "jti": claims.get("jti"),
+    }
+    for name in ("sid", "client_id", "email", "cnf"):
+        if name in claims:
+            answer[name] = claims[name]
+    return no_store(jsonify(answer))
+
+
+def token_is_live(claims: dict[str, Any]) -> bool:
+    """Whether the session (or client) a verified access token speaks for still exists."""
+    sid = claims.get("sid")
+    if isinstance(sid, str):
+        return services().sessions.is_live(claims["sub"], sid)
+    client_id = claims.get("client_id")
+    return isinstance(client_id, str) and services().clients.exists(client_id)
+
+
 def server_metadata(issuer: str) -> dict[str, Any]:
     """RFC 8414 §2 metadata; every URL derives from the issuer, the service's public URL."""
     base = issuer.rstrip("/")
@@ -140,6 +247,10 @@ def server_metadata(issuer: str) -> dict[str, Any]:
         "response_types_supported": [],
         "grant_types_supported": list(GRANT_TYPES),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint": f"{base}/revoke",
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "introspection_endpoint": f"{base}/introspect",
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
         # No registered member says how access tokens are signed; this name is the one in use.
         "access_token_signing_alg_values_supported": ["RS256"],
         "dpop_signing_alg_values_supported": list(ALGORITHMS),  # RFC 9449 §5.1

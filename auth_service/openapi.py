@@ -7,12 +7,14 @@ from typing import Any
 from auth_service.shapes import (
     ClientToken,
     Credentials,
+    Introspection,
     Jwks,
     PasswordChange,
     RefreshToken,
     Registration,
     ServerMetadata,
     Sessions,
+    TokenOfInterest,
     TokenPairAnswer,
     TokenRequest,
 )
@@ -40,7 +42,7 @@ NO_STORE = {
 
 SCHEMAS = component_schemas(
     User, Registration, Credentials, RefreshToken, TokenPairAnswer, PasswordChange, TokenRequest, ClientToken,
-    Sessions, Jwks, ServerMetadata,
+    Sessions, Jwks, ServerMetadata, TokenOfInterest, Introspection,
 )
 
 TOKEN_PAIR = {
@@ -234,6 +236,44 @@ PATHS: dict[str, Any] = {
                                     headers={"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}),
                 "413": ref("TooLarge"),
                 "429": RATE_LIMITED,
+                "503": ref("Unavailable"),
+            },
+        }
+    },
+    "/revoke": {
+        "post": {
+            "summary": "RFC 7009 revocation: end the session of a refresh token, or of an access token (by its "
+                       "own bearer or a service client). 200 for any token unknown, expired or already revoked.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": schema_ref(TokenOfInterest)}},
+            },
+            "responses": {
+                "200": {"description": "Revoked, or nothing to revoke.", "headers": NO_STORE},
+                "400": error_answer("No token, or a parameter given twice.", "invalid_request"),
+                "401": error_answer("A wrong client secret, or an access token without its bearer or a client.",
+                                    "invalid_client",
+                                    headers={"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}),
+                "413": ref("TooLarge"),
+                "503": ref("Unavailable"),
+            },
+        }
+    },
+    "/introspect": {
+        "post": {
+            "summary": "RFC 7662 introspection, for service clients with the scope `introspect` (HTTP Basic).",
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": schema_ref(TokenOfInterest)}},
+            },
+            "responses": {
+                "200": {"description": "Whether the token is active.", "headers": NO_STORE,
+                        "content": json_content(Introspection)},
+                "400": error_answer("No token, or a parameter given twice.", "invalid_request"),
+                "401": error_answer("No client, an unknown one, or a wrong secret.", "invalid_client",
+                                    headers={"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}),
+                "403": ref("InsufficientScope"),
+                "413": ref("TooLarge"),
                 "503": ref("Unavailable"),
             },
         }

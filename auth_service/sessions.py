@@ -75,6 +75,7 @@ class IssuedRefresh:
     expires_in: int  # seconds until the session ends without a refresh
     email: str = ""
     role: str = ""
+    evicted: str = ""  # the session this login ended to stay within MAX_SESSIONS_PER_USER, if any
 
 
 def index_ids(client: RedisClient, user_id: str, count: int = -1) -> list[str]:
@@ -135,6 +136,7 @@ class SessionStore:
         self._revoke = client.register_script(load_script("auth_service", "revoke_session.lua"))
         self._revoke_all = client.register_script(load_script("auth_service", "revoke_sessions.lua"))
         self._list = client.register_script(load_script("auth_service", "list_sessions.lua"))
+        self._live = client.register_script(load_script("auth_service", "session_live.lua"))
 
     def create(self, user_id: str, password_hash: str, user_agent: str = "", *,
                email: str = "", role: str = "", jkt: str | None = None) -> IssuedRefresh:
@@ -164,7 +166,8 @@ class SessionStore:
         if result["outcome"] != "created":
             raise InvalidCredentialsError("the password changed meanwhile, or the account is gone")
         token = self._keys.mint(user_id, session_id, 0, 0)
-        return IssuedRefresh(token, session_id, user_id, int(result["expires_in"]), email, role)
+        return IssuedRefresh(token, session_id, user_id, int(result["expires_in"]), email, role,
+                             result.get("evicted", ""))
 
     def rotate(self, refresh_token: object, jkt: str | None = None) -> IssuedRefresh:
         """Spend a refresh token for its successor (RFC 6749 §6); InvalidGrantError when refused.
@@ -229,6 +232,10 @@ class SessionStore:
         if revoked == -1:
             raise refused("dpop_key_mismatch")
         return bool(revoked)
+
+    def is_live(self, user_id: str, session_id: str) -> bool:
+        """Whether the session can still refresh, by the store's clock (session_live.lua)."""
+        return bool(self._live(keys=[redis_keys.session_key(user_id, session_id)], args=[self._offset()]))
 
     def revoke_all(self, user_id: str, *, keep: str = "") -> int:
         """End every live session of a user (but `keep`); how many ended."""

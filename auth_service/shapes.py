@@ -138,6 +138,29 @@ class ServerMetadata(Shape):
     grant_types_supported: list[str]
 
 
+class TokenOfInterest(Shape):
+    """RFC 7009 §2.1 and RFC 7662 §2.1 parameters, form-encoded: the token, and what the caller thinks it is."""
+
+    token: str
+    token_type_hint: str | None = Field(
+        default=None, description="`access_token` or `refresh_token`, or another value (ignored): only a hint, "
+                                  "both kinds are looked for.",
+    )
+
+
+class Introspection(Shape):
+    """RFC 7662 §2.2: `active` alone when false; the token's claims beside it when true."""
+
+    active: bool
+    sub: str | None = None
+    scope: str | None = None
+    exp: int | None = None
+    iat: int | None = None
+    sid: str | None = Field(default=None, description="The session; absent for a service client's own token.")
+    client_id: str | None = Field(default=None, description="For a service client's own token.")
+    token_type: Literal["Bearer", "DPoP"] | None = None
+
+
 # The email endpoints (auth_service/email_api.py), served only with EMAIL=on.
 
 class EmailAddress(Shape):

@@ -12,9 +12,11 @@ from shared.discovery import discover_jwks_uri
 from shared.dpop import DPoP, MemoryReplayStore, NonceSchedule, ProofVerifier
 from shared.errors import register_error_handlers
 from shared.http import MAX_BODY_BYTES
+from shared.introspection import Introspector, init_introspection
 from shared.jwks import JwksKeys, load_pem_public_keys
 from shared.jwt import KeySource
 from shared.observability import init_observability
+from shared.revocation import init_revocation_push
 from shared.store import connect_redis, connect_replica_reads
 
 
@@ -44,12 +46,20 @@ def create_app(config: ResourceConfig | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    init_observability(app)
+    metrics = init_observability(app)
     init_cors(app, config.allowed_origins, credentials=False)
     client = connect_redis(config.redis_url)
     users = AccountDirectory(client, replicas=connect_replica_reads(config.redis_url))
     app.extensions["resource"] = ResourceServices(redis=client, users=users)
     init_dpop(app, config)
+    if config.revocation_push:
+        init_revocation_push(app, config.redis_url, leeway=config.clock_skew, metrics=metrics)
+    if config.introspect:
+        introspector = Introspector(
+            config.introspection_url, config.introspection_client_id, config.introspection_client_secret,
+            cache_ttl=config.introspection_cache_ttl,
+        )
+        init_introspection(app, introspector, metrics=metrics)
     register_error_handlers(app)
     auth.init_app(app, issuer=config.issuer, audience=config.audience, keys=key_source(config),
                   leeway=config.clock_skew)

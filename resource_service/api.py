@@ -108,6 +108,16 @@ def healthz() -> Response:
     return jsonify(status="ok")
 
 
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Ready whenever the process serves: tokens verify without Redis. Under REVOCATION_PUSH,
+    `revocation_push` says whether this worker hears of revocations (`disconnected`: Redis
+    is away, and tokens of sessions ended meanwhile are accepted until it is back)."""
+    listener = current_app.extensions.get("revocation_listener")
+    push = "off" if listener is None else "connected" if listener.connected else "disconnected"
+    return jsonify(status="ok", revocation_push=push)
+
+
 @bp.get("/openapi.json")
 def openapi() -> Response:
     return jsonify(DOCUMENT)

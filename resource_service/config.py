@@ -10,6 +10,7 @@ from shared.config import (
     DEFAULT_AUDIENCE,
     DEFAULT_ISSUER,
     ConfigError,
+    env_choice,
     env_http_url,
     env_http_urls,
     env_int,
@@ -51,6 +52,14 @@ class ResourceConfig:
     # name (never the Host header).
     public_urls: tuple[str, ...]
     dpop: DPoPConfig
+    # REVOCATION_PUSH=redis: refuse the tokens of ended sessions as the auth service announces them.
+    revocation_push: bool = False
+    # REVOCATION_CHECK=introspect: ask the auth service about each token (cached introspection_cache_ttl s).
+    introspect: bool = False
+    introspection_url: str = ""
+    introspection_client_id: str = ""
+    introspection_client_secret: str = ""
+    introspection_cache_ttl: int = 5
     # Pages that may call the service from a browser (CORS), and, on the auth service, use cookie mode.
     allowed_origins: tuple[str, ...] = ()
 
@@ -71,9 +80,12 @@ class ResourceConfig:
         dpop = DPoPConfig.from_env(environ)
         if dpop.nonces and dpop.nonce_secret is None:
             raise ConfigError("DPOP_NONCE_SECRET is required with DPOP_NONCE=on: every replica derives nonces from it")
+        issuer = env_str(environ, "JWT_ISSUER", DEFAULT_ISSUER)
+        push = env_choice(environ, "REVOCATION_PUSH", ("off", "redis"))
+        introspect = env_choice(environ, "REVOCATION_CHECK", ("local", "introspect")) == "introspect"
         return cls(
             redis_url=env_redis_url(environ),
-            issuer=env_str(environ, "JWT_ISSUER", DEFAULT_ISSUER),
+            issuer=issuer,
             audience=env_str(environ, "JWT_AUDIENCE", DEFAULT_AUDIENCE),
             public_key_pems=tuple(read_file("JWT_PUBLIC_KEY_FILE", path) for path in key_files),
             jwks_url=jwks_url,
@@ -86,5 +98,12 @@ class ResourceConfig:
             clock_skew=env_int(environ, "JWT_CLOCK_SKEW", 30, maximum=300),
             public_urls=env_http_urls(environ, "RESOURCE_PUBLIC_URL") or (default_public_url(environ),),
             dpop=dpop,
+            revocation_push=push == "redis",
+            introspect=introspect,
+            introspection_url=(env_http_url(environ, "INTROSPECTION_URL") or issuer.rstrip("/") + "/introspect")
+            if introspect else "",
+            introspection_client_id=env_str(environ, "INTROSPECTION_CLIENT_ID") if introspect else "",
+            introspection_client_secret=env_str(environ, "INTROSPECTION_CLIENT_SECRET") if introspect else "",
+            introspection_cache_ttl=env_int(environ, "INTROSPECTION_CACHE_TTL", 5, maximum=60),
             allowed_origins=env_origins(environ),
         )

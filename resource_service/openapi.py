@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resource_service.shapes import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Me, Rename, UserPage
+from resource_service.shapes import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Me, Readiness, Rename, UserPage
 from shared import directory
 from shared.openapi import (
     BEARER,
@@ -34,7 +34,7 @@ USER_ID = {
     "description": f"An account id (^{directory.USER_ID}$); anything else is 404.",
 }
 
-SCHEMAS = component_schemas(User, UserPage, Rename, Me)
+SCHEMAS = component_schemas(User, UserPage, Rename, Me, Readiness)
 
 PATHS: dict[str, Any] = {
     "/users": {
@@ -87,6 +87,14 @@ PATHS: dict[str, Any] = {
             "summary": "Liveness: the process runs.",
             "responses": {
                 "200": {"description": "Running.", "content": json_content(Status)}
+            },
+        }
+    },
+    "/readyz": {
+        "get": {
+            "summary": "Readiness: always, since tokens verify without Redis; says whether revocations are heard.",
+            "responses": {
+                "200": {"description": "Ready.", "content": json_content(Readiness)}
             },
         }
     },

@@ -3,7 +3,7 @@ bodies with them, and resource_service/openapi.py documents them from the same c
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -40,3 +40,10 @@ class Me(Shape):
     id: str
     email: str | None
     scope: str
+
+
+class Readiness(Shape):
+    """GET /readyz: ready whenever the process serves; whether this worker hears of revocations."""
+
+    status: Literal["ok"]
+    revocation_push: Literal["off", "connected", "disconnected"]

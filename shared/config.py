@@ -27,6 +27,14 @@ def env_str(environ: Mapping[str, str], name: str, default: str | None = None) -
     return default
 
 
+def env_choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first is the default when unset)."""
+    value = environ.get(name, "").strip() or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def env_int(
     environ: Mapping[str, str], name: str, default: int, *, minimum: int = 0, maximum: int | None = None
 ) -> int:

@@ -14,14 +14,14 @@ import glob
 import os
 import shutil
 import tempfile
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from flask import current_app
 
 from shared.config import ConfigError
 
 if TYPE_CHECKING:
-    from prometheus_client import Counter
+    from prometheus_client import Counter, Gauge
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # Any other method string is counted as "other": a client must not be able to mint label values.
@@ -58,6 +58,12 @@ class Metrics:
         from prometheus_client import Counter
 
         return Counter(name, documentation, labels, registry=self.registry)
+
+    def gauge(self, name: str, documentation: str, multiprocess_mode: Literal["livemin", "livemax"]) -> Gauge:
+        """A further gauge of this app; `multiprocess_mode` says how workers' values combine."""
+        from prometheus_client import Gauge
+
+        return Gauge(name, documentation, registry=self.registry, multiprocess_mode=multiprocess_mode)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""

@@ -85,3 +85,10 @@ def mail_job_key(job_id: str) -> str:
 def mail_limit_key(flow: str, email_digest: str) -> str:
     """String: the next free slot (ms, GCRA) of one email address for one mail flow (reset, verify)."""
     return f"limit:{{mail:{flow}:{email_digest}}}"
+
+
+def revocations_key() -> str:
+    """Stream: one entry per ended session or user-wide cut-off (shared/revocation.py), trimmed to
+    a token lifetime; its own hash tag, so on a cluster it is one slot that every resource worker
+    reads from."""
+    return "{revocations}:log"

@@ -56,6 +56,7 @@ def gunicorn_settings(service: str, *, env_prefix: str, default_port: int) -> di
         "logconfig_dict": logging_config(service),
         "logger_class": AppLogsRequests,
         "post_fork": post_fork,
+        "post_worker_init": post_worker_init,
         "child_exit": child_exit,
         "on_exit": on_exit,
     }
@@ -131,6 +132,17 @@ def post_fork(server: Any, worker: Any) -> None:
     on a gunicorn where it would not work the worker fails to boot, and gunicorn stops."""
     check_error_writer()
     util.write_error = write_json_error
+
+
+# app.extensions[WORKER_STARTS]: callables each worker runs once its app is loaded (threads of its
+# own, such as the revocation listener: a thread started before the fork would not survive it).
+WORKER_STARTS = "worker_starts"
+
+
+def post_worker_init(worker: Any) -> None:
+    """Gunicorn hook, in each worker once the app is loaded: start what the app runs beside requests."""
+    for start in getattr(worker.wsgi, "extensions", {}).get(WORKER_STARTS, ()):
+        start()
 
 
 class _PrebuiltApplication(BaseApplication):  # type: ignore[misc]

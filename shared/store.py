@@ -55,24 +55,27 @@ def cluster_nodes(url: str) -> tuple[str, list[tuple[str, int]]] | None:
     return urlunsplit((CLUSTER_SCHEMES[parts.scheme], netloc, "", parts.query, "")), nodes
 
 
-def connect_redis(url: str) -> RedisClient:
+def connect_redis(url: str, *, socket_timeout: float = _TIMEOUTS["socket_timeout"]) -> RedisClient:
     """A client whose calls fail fast (503) when Redis is away, and reconnect when it is back.
+
+    `socket_timeout` is longer only for a client that blocks on purpose (XREAD BLOCK).
 
     A cluster client learns the cluster's layout here, so it raises ConnectionError when no
     listed node answers; afterwards it follows failovers and slot moves by itself.
     """
+    timeouts = {**_TIMEOUTS, "socket_timeout": socket_timeout}
     cluster = cluster_nodes(url)
     if cluster is None:
         # One immediate retry covers a pooled connection that died with a Redis restart; the
         # default (10 retries with backoff) would hold a request for seconds during an outage.
         # A timeout is not retried: a hung Redis holds a request for one socket_timeout, not two.
         retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
-        return redis.Redis.from_url(url, retry=retry, **_TIMEOUTS)
+        return redis.Redis.from_url(url, retry=retry, **timeouts)
     # Each retry follows a connection error or CLUSTERDOWN with a fresh CLUSTER SLOTS:
     # the first retry finds a replica promoted after a failover, the second rides out a
     # CLUSTERDOWN during the switch. More would only hold a request while a node is away.
     # (redis-py's cluster client takes only the count from Retry, not the backoff.)
-    return _connect_cluster(*cluster, retries=2)
+    return _connect_cluster(*cluster, retries=2, socket_timeout=socket_timeout)
 
 
 def connect_replica_reads(url: str) -> RedisCluster | None:
@@ -92,8 +95,7 @@ def _connect_cluster(first: str, nodes: list[tuple[str, int]], retries: int, **o
             startup_nodes=[ClusterNode(host, port) for host, port in nodes[1:]],  # type: ignore[no-untyped-call]
             retry=Retry(NoBackoff(), retries),
             require_full_coverage=True,
-            **_TIMEOUTS,
-            **options,
+            **{**_TIMEOUTS, **options},
         )
     except redis.exceptions.RedisClusterException as exc:
         raise redis.exceptions.ConnectionError(f"no Redis Cluster node answers: {exc}") from exc

@@ -43,8 +43,8 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-def verify_request_token(verifier: TokenVerifier) -> dict[str, Any]:
-    """The claims of the request's access token, sent as Bearer or, bound to a key, as DPoP with a
+def verify_request_token(verifier: TokenVerifier) -> tuple[str, dict[str, Any]]:
+    """The request's access token and its claims, sent as Bearer or, bound to a key, as DPoP with a
     proof (RFC 9449 §7): the app's shared.dpop.DPoP extension checks that the way fits the token.
     An app without one takes no DPoP, and refuses bound tokens rather than take them as Bearer."""
     scheme, token = authorization_token(request.headers.get("Authorization"))
@@ -59,7 +59,18 @@ def verify_request_token(verifier: TokenVerifier) -> dict[str, Any]:
         extension.check_token_use(scheme, token, claims)
     elif scheme == "dpop" or bound_key(claims) is not None:
         raise token_refusal("this service does not take DPoP-bound tokens")
-    return claims
+    return token, claims
+
+
+TokenCheck = Callable[[str, dict[str, Any]], None]
+CHECKS = "token_checks"
+
+
+def add_token_check(app: Flask, check: TokenCheck) -> None:
+    """Run `check(token, claims)` on every token that verified, before its scopes are looked at;
+    it raises InvalidTokenError to refuse one (a revoked session's: shared/revocation.py,
+    shared/introspection.py)."""
+    app.extensions.setdefault(CHECKS, []).append(check)
 
 
 def is_user_token(claims: dict[str, Any]) -> bool:
@@ -113,8 +124,10 @@ class TokenAuth:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 verifier: TokenVerifier = current_app.extensions[EXTENSION]
-                claims = verify_request_token(verifier)
+                token, claims = verify_request_token(verifier)
                 g.token_claims = claims  # the access log names the caller, refused or not
+                for check in current_app.extensions.get(CHECKS, ()):
+                    check(token, claims)
                 if user and not is_user_token(claims):
                     raise InsufficientScopeError(description="this needs a user's access token, not a client's")
                 granted = set(claims.get("scope", "").split())

@@ -138,6 +138,10 @@ def dump_redis(client: redis.Redis | RedisCluster) -> bytes:
             parts += list(client.smembers(key))
         elif kind == b"list":
             parts += client.lrange(key, 0, -1)
+        elif kind == b"stream":
+            for _, fields in client.xrange(key):
+                for field, value in fields.items():
+                    parts += [field, value]
         else:
             raise AssertionError(f"dump_redis does not know the type {kind!r} of {key!r}")
     return b"\n".join(parts)

@@ -13,7 +13,8 @@
 -- ARGV[8] the most live sessions a user may have   ARGV[9] the session id of KEYS[4], or ''
 -- ARGV[10] the RFC 7638 thumbprint of the DPoP key the session is bound to, '' for none
 -- Returns a flat key/value list:
---   outcome created, expires_in <seconds until the idle deadline>
+--   outcome created, expires_in <seconds until the idle deadline>[, evicted <id>: the live
+--       session ended to make room]
 --   outcome password_changed: the account is gone or its hash is no longer ARGV[7]
 --   outcome retry, evict <id>: the user is at the limit and <id>, not ARGV[9], is the least
 --       recently used session; call again with it as KEYS[4]. Nothing was changed.
@@ -21,6 +22,7 @@
 if redis.call('HGET', KEYS[3], 'password_hash') ~= ARGV[7] then
   return {'outcome', 'password_changed'}
 end
+local evicted = nil
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 -- Index entries whose idle deadline passed name sessions that ended by that same clock.
@@ -33,6 +35,7 @@ if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then
   if redis.call('EXISTS', KEYS[4]) == 1 and not redis.call('HGET', KEYS[4], 'ended') then
     redis.call('HDEL', KEYS[4], 'gen', 'branch', 'parent_branch', 'answered_at', 'current', 'previous', 'nonce')
     redis.call('HSET', KEYS[4], 'ended', 'evicted')
+    evicted = ARGV[9]
   end
   redis.call('ZREM', KEYS[2], ARGV[9])
 end
@@ -48,4 +51,7 @@ redis.call('PEXPIREAT', KEYS[1], absolute + tonumber(ARGV[6]))
 redis.call('ZADD', KEYS[2], idle, ARGV[4])
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[2], last[2])
+if evicted then
+  return {'outcome', 'created', 'expires_in', math.floor((idle - now) / 1000), 'evicted', evicted}
+end
 return {'outcome', 'created', 'expires_in', math.floor((idle - now) / 1000)}

@@ -290,6 +290,24 @@ def test_a_stolen_refresh_token_cannot_log_a_bound_session_out(holder: Holder) -
     assert holder.auth.post("/logout", json=body).status_code == 204  # idempotent once ended
 
 
+def test_revoke_ends_a_bound_session_only_with_its_keys_proof(holder: Holder) -> None:
+    """RFC 7009 /revoke, for both kinds of token of a bound session: without the key's proof it
+    ends nothing, as /logout does; with it, the session ends."""
+    pair = holder.login()
+    access = pair["access_token"]
+    for token, headers in ((pair["refresh_token"], {}), (access, {"Authorization": f"Bearer {access}"})):
+        assert holder.auth.post("/revoke", data={"token": token}, headers=headers).status_code in (400, 401)
+        stranger = {**headers, "DPoP": make_proof(new_key(), "POST", f"{ISSUER}/revoke")}
+        assert holder.auth.post("/revoke", data={"token": token}, headers=stranger).status_code in (400, 401)
+    alive = holder.refresh(pair["refresh_token"])
+    assert alive.status_code == 200
+    access = alive.json["access_token"]
+    rightful = holder.auth.post("/revoke", data={"token": access}, headers={
+        "Authorization": f"Bearer {access}", "DPoP": holder.proof("POST", f"{ISSUER}/revoke")})
+    assert rightful.status_code == 200
+    assert holder.refresh(alive.json["refresh_token"]).json["reason"] == "revoked"
+
+
 def test_the_owner_ends_a_bound_session_by_id_with_a_bound_access_token(holder: Holder) -> None:
     pair = holder.login()
     sid = claims_of(pair["access_token"])["sid"]
