@@ -347,12 +347,15 @@ class ProofVerifier:
             raise ProofError(f"the DPoP proof's htu is not this request's URL, {urls[0]} (query and fragment aside)")
         if access_token is not None:
             ath = claims.get("ath")
-            if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
+            expected = access_token_hash(access_token).encode("ascii")
+            if not isinstance(ath, str) or not hmac.compare_digest(ath.encode("utf-8", "replace"), expected):
                 raise ProofError("the DPoP proof's ath is not the hash of this access token")
         if jkt is not None and not hmac.compare_digest(thumbprint, jkt):
             raise ProofError("the DPoP proof is signed by another key than the token is bound to")
         # Last: what passes the stateless checks is remembered, so that no forgery fills the store.
-        store_key = redis_keys.dpop_jti_key(hashlib.sha256(f"{thumbprint}.{jti}".encode()).hexdigest())
+        # surrogatepass: JSON may decode a jti to lone surrogates, which strict UTF-8 cannot encode.
+        jti_digest = hashlib.sha256(f"{thumbprint}.{jti}".encode("utf-8", "surrogatepass")).hexdigest()
+        store_key = redis_keys.dpop_jti_key(jti_digest)
         now, verdict = self._replay.check(store_key, iat, self.window)
         if verdict == "outside":
             offset = iat - now

@@ -27,7 +27,10 @@ def service_url(host_header: str, variable: str, port_variable: str, default_por
     configured = os.environ.get(variable, "").strip().rstrip("/")
     if configured:
         return configured
-    host = urlsplit(f"//{host_header}").hostname or "127.0.0.1"
+    try:
+        host = urlsplit(f"//{host_header}").hostname or "127.0.0.1"
+    except ValueError:  # a Host header that is no host ("[", "a]b"): the loopback, as without one
+        host = "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{os.environ.get(port_variable, default_port)}"
 

@@ -338,6 +338,21 @@ def test_ath_of_another_token_is_refused(verifier: ProofVerifier, key: ec.Ellipt
         verify(verifier, make_proof(key, "GET", URL, access_token=TOKEN + "x"), access_token=TOKEN)
 
 
+def test_a_jti_with_a_lone_surrogate_is_remembered_not_a_crash(verifier: ProofVerifier,
+                                                               key: ec.EllipticCurvePrivateKey) -> None:
+    # JSON's "\\ud800" decodes to a str that strict UTF-8 cannot encode: it must not make a 500.
+    proof = make_proof(key, "GET", URL, claims={"jti": "\ud800"})
+    assert verify(verifier, proof).jti == "\ud800"
+    with pytest.raises(ProofError, match="used before"):
+        verify(verifier, proof)
+
+
+def test_non_ascii_ath_is_refused_not_a_crash(verifier: ProofVerifier, key: ec.EllipticCurvePrivateKey) -> None:
+    # hmac.compare_digest raises TypeError on non-ASCII str: a signed proof must not make a 500.
+    with pytest.raises(ProofError, match="ath is not the hash"):
+        verify(verifier, make_proof(key, "GET", URL, claims={"ath": "\u00e9" * 43}), access_token=TOKEN)
+
+
 def test_proof_of_another_key_than_the_token_is_bound_to(verifier: ProofVerifier,
                                                          key: ec.EllipticCurvePrivateKey) -> None:
     thief = new_key("ES256")
