@@ -43,13 +43,17 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-def verify_request_token(verifier: TokenVerifier) -> tuple[str, dict[str, Any]]:
-    """The request's access token and its claims, sent as Bearer or, bound to a key, as DPoP with a
+def verify_request_token(verifier: TokenVerifier) -> dict[str, Any]:
+    """The claims of the request's access token, sent as Bearer or, bound to a key, as DPoP with a
     proof (RFC 9449 §7): the app's shared.dpop.DPoP extension checks that the way fits the token.
-    An app without one takes no DPoP, and refuses bound tokens rather than take them as Bearer."""
+    An app without one takes no DPoP, and refuses bound tokens rather than take them as Bearer.
+    Every check of add_token_check runs too; a refusal is answered in the scheme the token came in."""
     scheme, token = authorization_token(request.headers.get("Authorization"))
     try:
         claims = verifier.verify(token)
+        g.token_claims = claims  # the access log names the caller, refused or not
+        for check in current_app.extensions.get(CHECKS, ()):
+            check(token, claims)
     except InvalidTokenError as exc:
         if scheme == "dpop":  # answered with the scheme it came with (RFC 9449 §7.1)
             raise token_refusal(exc.description) from None
@@ -59,7 +63,7 @@ def verify_request_token(verifier: TokenVerifier) -> tuple[str, dict[str, Any]]:
         extension.check_token_use(scheme, token, claims)
     elif scheme == "dpop" or bound_key(claims) is not None:
         raise token_refusal("this service does not take DPoP-bound tokens")
-    return token, claims
+    return claims
 
 
 TokenCheck = Callable[[str, dict[str, Any]], None]
@@ -124,10 +128,7 @@ class TokenAuth:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 verifier: TokenVerifier = current_app.extensions[EXTENSION]
-                token, claims = verify_request_token(verifier)
-                g.token_claims = claims  # the access log names the caller, refused or not
-                for check in current_app.extensions.get(CHECKS, ()):
-                    check(token, claims)
+                claims = verify_request_token(verifier)
                 if user and not is_user_token(claims):
                     raise InsufficientScopeError(description="this needs a user's access token, not a client's")
                 granted = set(claims.get("scope", "").split())

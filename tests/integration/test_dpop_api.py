@@ -16,6 +16,8 @@ from flask.testing import FlaskClient
 
 from resource_service import create_app as create_resource_app
 from resource_service.config import ResourceConfig
+from shared.errors import InvalidTokenError
+from shared.verify import add_token_check
 from tests.conftest import write_public_key
 from tests.dpop_forge import PrivateKey, forge_proof, make_proof, new_key, private_jwk, public_jwk, thumbprint
 
@@ -170,6 +172,19 @@ def test_stolen_access_token_without_a_proof(holder: Holder) -> None:
     as_dpop = holder.resource.get("/me", headers={"Authorization": f"DPoP {token}"})
     assert as_dpop.status_code == 401 and as_dpop.json["error"] == "invalid_dpop_proof"
     assert challenge(as_dpop).startswith('DPoP error="invalid_dpop_proof"') and ALGS in challenge(as_dpop)
+
+
+def test_a_bound_token_refused_by_a_token_check_gets_a_dpop_challenge(holder: Holder) -> None:
+    """A revoked session's bound token (shared/revocation.py's check) is answered in its own scheme
+    (RFC 9449 §7.1), not with a Bearer challenge."""
+    def session_ended(token: str, claims: dict[str, Any]) -> None:
+        raise InvalidTokenError("the session of this token ended")
+
+    add_token_check(holder.resource.application, session_ended)
+    token = holder.login()["access_token"]
+    response = holder.get(holder.resource, RESOURCE, "/me", token)
+    assert response.status_code == 401 and response.json["error"] == "invalid_token"
+    assert challenge(response).startswith('DPoP error="invalid_token"') and ALGS in challenge(response)
 
 
 def test_stolen_access_token_with_the_thiefs_own_key(holder: Holder) -> None:
