@@ -32,17 +32,6 @@ EXTENSION = "token_auth"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def bearer_token(authorization: str | None) -> str:
-    """The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1)."""
-    if not authorization:
-        raise InvalidTokenError("no access token: send Authorization: Bearer <token>")
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
-        raise InvalidTokenError("the Authorization header is not 'Bearer <token>'")
-    return token
-
-
 def verify_request_token(verifier: TokenVerifier) -> dict[str, Any]:
     """The claims of the request's access token, sent as Bearer or, bound to a key, as DPoP with a
     proof (RFC 9449 §7): the app's shared.dpop.DPoP extension checks that the way fits the token.

@@ -20,10 +20,10 @@ from auth_service import create_app as create_auth_app
 from auth_service.config import AuthConfig
 from resource_service import create_app
 from resource_service.config import ResourceConfig
+from shared.dpop import authorization_token
 from shared.errors import InvalidTokenError
 from shared.jwk import public_jwk
 from shared.jwt import StaticKeys, TokenVerifier
-from shared.verify import bearer_token
 from tests.conftest import CHEAP_ARGON2_ENV, free_port, refresh_key_env, write_private_key, write_public_key
 from tests.jwt_forge import (
     AUDIENCE,
@@ -199,12 +199,12 @@ def test_second_trusted_key_is_accepted(rsa_private_key, other_rsa_private_key):
 )
 def test_malformed_authorization_headers_are_refused(header):
     with pytest.raises(InvalidTokenError):
-        bearer_token(header)
+        authorization_token(header)
 
 
 @pytest.mark.parametrize("header", ["Bearer abc", "bearer abc", "BEARER abc", "Bearer  abc "])
 def test_bearer_token_is_read(header):
-    assert bearer_token(header) == "abc"
+    assert authorization_token(header) == ("bearer", "abc")
 
 
 @pytest.fixture
