@@ -37,8 +37,10 @@ def test_replicas_five_seconds_apart_agree_on_live_sessions(start_service, e2e_e
         return answer.json()
 
     # The fast replica's clock is really ahead: its access tokens are issued in our future.
+    # (iat is whole seconds, floor of a clock 5 s ahead of `before`: at least int(before) + 5.)
+    before = time.time()
     issued_at = jwt.decode(login(fast)["access_token"], options={"verify_signature": False})["iat"]
-    assert issued_at >= time.time() + 4
+    assert issued_at >= int(before) + 4
 
     for end in ("logout_all", "password_change"):
         session = login(slow)
