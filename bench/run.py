@@ -72,10 +72,20 @@ WRK_BEARER = """
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
 """
 
+# Logins go round the bench's accounts, as a service's logins do: one account logged in to
+# thousands of times would spend every login past MAX_SESSIONS_PER_USER ending its oldest session.
 WRK_LOGIN = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = os.getenv("BENCH_LOGIN_BODY")
+local bodies = {}
+for line in io.lines(os.getenv("BENCH_LOGIN_FILE")) do table.insert(bodies, line) end
+local next_thread = 0
+setup = function(thread)
+  thread:set("at", next_thread * 7)
+  next_thread = next_thread + 1
+end
+request = function()
+  at = at + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[at % #bodies + 1])
+end
 """
 
 # One connection per thread, so each thread's requests and answers alternate strictly
@@ -392,6 +402,8 @@ def main() -> int:
         access_token = post_json(auth_port, "/login", json.loads(login_body))["access_token"]
         peer_access_token = post_json(peer_port, "/login", json.loads(login_body))["access_token"]
         tokens_file, peer_tokens_file = work / "tokens.txt", work / "peer-tokens.txt"
+        logins_file = work / "logins.txt"
+        logins_file.write_text("".join(json.dumps({"email": e, "password": PASSWORD}) + "\n" for e in emails))
 
         def fresh_refresh_tokens(port: int, path: Path) -> Callable[[], dict[str, str]]:
             def prepare() -> dict[str, str]:
@@ -415,7 +427,8 @@ def main() -> int:
             Path_("peer /refresh", f"{peer_url}/refresh", WRK_REFRESH,
                   {"BENCH_TOKENS_FILE": str(peer_tokens_file)},
                   threads=CONNECTIONS, prepare=fresh_refresh_tokens(peer_port, peer_tokens_file)),
-            Path_("POST /login", f"{auth_url}/login", WRK_LOGIN, {"BENCH_LOGIN_BODY": login_body}, route="/login"),
+            Path_("POST /login", f"{auth_url}/login", WRK_LOGIN, {"BENCH_LOGIN_FILE": str(logins_file)},
+                  route="/login"),
         ]
         anchors: dict[str, list[dict[str, float]]] = {"sign": [], "script": [], "argon2": []}
         for round_number in range(ROUNDS):

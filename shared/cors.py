@@ -35,10 +35,16 @@ def init_cors(app: Flask, allowed_origins: tuple[str, ...], *, credentials: bool
         return response
 
     def mark(response: Response) -> Response:
-        response.vary.add("Origin")
-        origin = request.headers.get("Origin")
+        # On every answer, so the plain header calls: `response.vary` parses and rebuilds a set.
+        if "Vary" in response.headers:
+            response.vary.add("Origin")
+        else:
+            response.headers["Vary"] = "Origin"
+        origin = request.environ.get("HTTP_ORIGIN")
+        if origin not in origins:
+            return response
         is_preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
-        if origin not in origins or (is_preflight and "Access-Control-Allow-Methods" not in response.headers):
+        if is_preflight and "Access-Control-Allow-Methods" not in response.headers:
             return response
         response.headers["Access-Control-Allow-Origin"] = origin
         if credentials:

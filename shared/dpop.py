@@ -492,7 +492,8 @@ class DPoP:
         self.public_urls = tuple(public_urls)
         self.required = required
         app.extensions["dpop"] = self
-        app.after_request(self._send_nonce)
+        if verifier.nonces is not None:  # without nonces, no hook on every answer
+            app.after_request(self._send_nonce)
 
     def _url(self) -> tuple[str, ...]:
         return tuple(request_url(base, request.path) for base in self.public_urls)
@@ -514,9 +515,11 @@ class DPoP:
 
     def check_token_use(self, scheme: str, access_token: str, claims: Mapping[str, Any]) -> None:
         """At a protected endpoint, after the token verified: see `check_token_use`."""
+        dpop = scheme == "dpop"  # a Bearer request has no proof to check: no URLs to build for one
         proof = check_token_use(
             self.verifier, scheme=scheme, access_token=access_token, claims=claims,
-            proofs=request.headers.getlist("DPoP"), method=request.method, url=self._url(), required=self.required,
+            proofs=request.headers.getlist("DPoP") if dpop else (), method=request.method,
+            url=self._url() if dpop else (), required=self.required,
         )
         if proof is not None:
             g.dpop_proof = proof

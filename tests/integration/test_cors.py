@@ -144,3 +144,28 @@ def test_the_auth_service_serves_the_js_client_to_allowed_pages(auth):
     # A module script is fetched in CORS mode: only listed pages may import it cross-origin.
     assert response.headers["Access-Control-Allow-Origin"] == APP
     assert response.data == (REPO / "clients" / "js" / "session-client.js").read_bytes()
+
+
+def test_vary_origin_joins_a_vary_the_view_set():
+    """`Vary: Origin` is added to what the answer already varies on, never in its place."""
+    from flask import Flask, Response
+
+    from shared.cors import init_cors
+
+    app = Flask(__name__)
+    init_cors(app, (APP,), credentials=False)
+
+    @app.get("/negotiated")
+    def negotiated() -> Response:
+        response = Response("ok")
+        response.headers["Vary"] = "Accept-Encoding"
+        return response
+
+    @app.get("/plain")
+    def plain() -> str:
+        return "ok"
+
+    client = app.test_client()
+    assert vary(client.get("/negotiated", headers={"Origin": APP})) == {"accept-encoding", "origin"}
+    assert vary(client.get("/negotiated")) == {"accept-encoding", "origin"}
+    assert client.get("/plain").headers.getlist("Vary") == ["Origin"]
