@@ -85,8 +85,8 @@ def test_twenty_threads_refreshing_one_token_share_one_new_session(auth):
 def test_idle_and_absolute_expiry(start_service, e2e_env):
     # Real time against the store's clock (Redis TIME: libfaketime cannot run redis-server, and
     # the store clock of tests/integration moves only in-process). So every step that must come
-    # before a deadline has about 2 s to spare, and every step that must come after one only
-    # sleeps past it: a stalled process delays the test, it cannot flip an answer.
+    # before a deadline has about 2 s to spare (0.6 s once, and it flaked), and every step that
+    # must come after one only sleeps past it: a stall shorter than that cannot flip an answer.
     service = start_service("auth_service", {**e2e_env, "REFRESH_TOKEN_TTL": "4", "SESSION_MAX_AGE": "6"})
     idle = signup_and_login(service.url)
     active = signup_and_login(service.url)
