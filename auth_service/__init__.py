@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth_service import jsclient, oauth
 from auth_service.accounts import AccountStore
-from auth_service.api import auth, bp
+from auth_service.api import auth, bp, refuse_ended_session
 from auth_service.clients import ClientStore
 from auth_service.config import AuthConfig
 from auth_service.context import AuthServices
@@ -29,6 +29,7 @@ from shared.jwt import StaticKeys
 from shared.observability import init_observability
 from shared.revocation import RevocationPublisher
 from shared.store import RedisClient, connect_redis
+from shared.verify import add_token_check
 
 
 def init_dpop(app: Flask, config: AuthConfig, client: RedisClient, keys: KeyRing) -> None:
@@ -91,6 +92,7 @@ def create_app(config: AuthConfig | None = None) -> Flask:
     register_error_handlers(app)
     auth.init_app(app, issuer=config.issuer, audience=config.audience, keys=StaticKeys(keys.public_keys),
                   leeway=config.clock_skew)
+    add_token_check(app, refuse_ended_session)
     app.register_blueprint(bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(jsclient.bp)

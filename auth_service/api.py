@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
 
 from auth_service import cookies
@@ -10,13 +12,24 @@ from auth_service.email_api import on_registered, openapi_document
 from auth_service.openapi import DOCUMENT
 from auth_service.shapes import Credentials, PasswordChange, RefreshToken, Registration
 from auth_service.tokens import is_session_id
-from shared.errors import NotFoundError
+from shared.errors import InvalidTokenError, NotFoundError
+from shared.revocation import SESSION_ENDED
 from shared.shapes import parse_json
 from shared.verify import TokenAuth
 
 bp = Blueprint("auth", __name__)
 # The account endpoints take a user's token only: a service client has no sessions or password.
 auth = TokenAuth()
+
+
+def refuse_ended_session(token: str, claims: dict[str, Any]) -> None:
+    """A token check (shared.verify.add_token_check): a user's access token whose session is no
+    longer live in the store is refused, so a stolen token cannot manage the account once its
+    session ended. One Redis read; a session within its reuse grace is still live. A client's
+    token (no sid) is not a session's."""
+    sid = claims.get("sid")
+    if isinstance(sid, str) and not services().sessions.is_live(claims["sub"], sid):
+        raise InvalidTokenError(SESSION_ENDED)
 
 
 @bp.post("/register")

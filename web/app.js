@@ -277,6 +277,17 @@ $("login-resend").addEventListener("click", async (event) => {
 
 // ---- forgotten password, reset link, verify link ----------------------------------------------
 
+/** Offer "Forgot password?" only where the auth service has the email endpoints (EMAIL=on): its
+ * OpenAPI document lists /password/forgot then. Unreachable or without them: the button stays hidden. */
+async function offerPasswordReset() {
+  try {
+    const description = await (await fetch(`${config.auth_url}/openapi.json`)).json();
+    $("forgot-open").hidden = !description?.paths?.["/password/forgot"];
+  } catch {
+    $("forgot-open").hidden = true;
+  }
+}
+
 $("forgot-open").addEventListener("click", () => {
   $("forgot-email").value = $("login-email").value.trim();
   showError("forgot-error", "");
@@ -431,6 +442,7 @@ async function restoreSession() {
   }
 }
 
+const resetOffered = offerPasswordReset();
 // The mails link to PUBLIC_URL/reset-password?token=... and PUBLIC_URL/verify-email?token=...
 if (location.pathname === "/reset-password") {
   showSignedOut("no_session", "reset");
@@ -443,4 +455,5 @@ if (location.pathname === "/reset-password") {
 } else {
   await restoreSession();
 }
+await resetOffered;
 document.body.dataset.ready = "true";

@@ -138,6 +138,14 @@ def test_the_whole_flow_by_clicking_and_typing(context, stack):
     expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
 
 
+def test_without_email_the_page_offers_no_password_reset(context, stack):
+    # This module's auth service runs without EMAIL, so it has no /password/forgot to call.
+    page = open_app(context, stack)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")  # the page has asked the service
+    expect(page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Forgot password?")).to_be_hidden()
+
+
 def test_the_refresh_token_is_out_of_reach_of_page_scripts(context, stack):
     me = email()
     stack.register(me)

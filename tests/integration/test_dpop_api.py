@@ -333,6 +333,18 @@ def test_the_owner_ends_a_bound_session_by_id_with_a_bound_access_token(holder: 
     assert holder.refresh(pair["refresh_token"]).json["reason"] == "revoked"
 
 
+def test_a_bound_token_of_an_ended_session_is_refused_even_with_its_keys_proof(holder: Holder) -> None:
+    pair = holder.login()
+    token = pair["access_token"]
+    assert holder.get(holder.auth, ISSUER, "/sessions", token).status_code == 200
+    ended = holder.auth.post("/logout", json={"refresh_token": pair["refresh_token"]},
+                             headers={"DPoP": holder.proof("POST", f"{ISSUER}/logout")})
+    assert ended.status_code == 204
+    response = holder.get(holder.auth, ISSUER, "/sessions", token)
+    assert response.status_code == 401 and response.json["error"] == "invalid_token"
+    assert challenge(response).startswith('DPoP error="invalid_token"')  # in the scheme it came in
+
+
 # --- nonces ---------------------------------------------------------------------------------------------
 
 def test_the_nonce_dance(make_apps) -> None:
