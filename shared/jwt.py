@@ -5,13 +5,25 @@ the token's own `jwk`, `jku`, `x5u` or `x5c` headers are never read. Only RS256
 is accepted, whatever the header says. PyJWT checks the JWS (canonical base64url
 segments, the signature) and the registered claims; the RFC 9068 `typ`, `crit`,
 the size cap and the types of the time claims are checked here.
+
+A token that verified is remembered by its SHA-256 until it expires (`VerifiedTokens`): a
+client sends one access token with many requests, and its signature and claims, a pure
+function of its bytes and the key, need checking once. Every use still checks the clock
+against its time claims and that its key is still trusted; the callers' checks (revocation,
+DPoP, scopes) run on every request as before. Only tokens that passed are kept, each under
+its own hash: nothing verified for one token ever answers for another.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -28,6 +40,8 @@ MAX_TOKEN_LENGTH = 8192  # ours are about 900 bytes; a bigger one is not ours
 ALGORITHMS = ["RS256"]  # pinned: never taken from the token
 # RFC 7515 §7.1 with unpadded segments (§2): PyJWT also takes `=` padding, a second spelling.
 COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+EXPIRED = "the access token expired"
+NOT_YET_VALID = "the access token is not valid yet"
 
 
 class KeySource(Protocol):
@@ -70,15 +84,54 @@ def _is_time(value: object) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
+@dataclass(frozen=True)
+class _Verified:
+    kid: str
+    key: RSAPublicKey  # the key it verified with: it counts while the key source still trusts it
+    claims: str  # as JSON: each use gets claims of its own, which no caller can change for the next
+    not_before: float  # while not_before <= now < not_after, PyJWT's iat, nbf and exp checks pass
+    not_after: float
+
+
+class VerifiedTokens:
+    """Tokens that verified, by SHA-256, at most `size` (the oldest go first)."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("VerifiedTokens needs room for one token at least")
+        self._size = size
+        self._entries: dict[bytes, _Verified] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: bytes) -> _Verified | None:
+        return self._entries.get(digest)
+
+    def add(self, digest: bytes, entry: _Verified) -> None:
+        with self._lock:
+            while len(self._entries) >= self._size:
+                del self._entries[next(iter(self._entries))]
+            self._entries[digest] = entry
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class TokenVerifier:
     """Checks an access token's signature and claims with trusted public keys alone."""
 
-    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway: int = 30) -> None:
+    def __init__(
+        self, keys: KeySource, *, issuer: str, audience: str, leeway: int = 30, remember: int = 4096,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        """`remember`: how many verified tokens to keep (each about 1 KB); `now`: the clock their
+        time claims are checked against on later uses (PyJWT reads the system clock itself)."""
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
         self._jwt = jwt.PyJWT()
+        self._verified = VerifiedTokens(remember)
+        self._now = now
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims; InvalidTokenError for anything wrong with it."""
@@ -86,7 +139,26 @@ class TokenVerifier:
             raise InvalidTokenError("the access token is too large")
         if not COMPACT_JWS.fullmatch(token):
             raise InvalidTokenError("the access token is malformed")
-        key = self._key_for(_peek_header(token))
+        digest = hashlib.sha256(token.encode("ascii")).digest()
+        known = self._verified.get(digest)
+        if known is not None and self._keys.get_key(known.kid) is known.key:
+            now = self._now()
+            if now >= known.not_after:
+                raise InvalidTokenError(EXPIRED)
+            if now < known.not_before:
+                raise InvalidTokenError(NOT_YET_VALID)
+            claims: dict[str, Any] = json.loads(known.claims)
+            return claims
+        header = _peek_header(token)
+        key = self._key_for(header)
+        claims = self._decode(token, key)
+        not_before = max(int(claims["iat"]), int(claims.get("nbf", claims["iat"]))) - self._leeway
+        self._verified.add(digest, _Verified(header["kid"], key, json.dumps(claims), not_before,
+                                             int(claims["exp"]) + self._leeway))
+        return claims
+
+    def _decode(self, token: str, key: RSAPublicKey) -> dict[str, Any]:
+        """PyJWT's checks of the signature and registered claims, and ours of the claims' types."""
         try:
             claims: dict[str, Any] = self._jwt.decode(
                 token,
@@ -98,9 +170,9 @@ class TokenVerifier:
                 options={"require": REQUIRED_CLAIMS},
             )
         except jwt.ExpiredSignatureError:
-            raise InvalidTokenError("the access token expired") from None
+            raise InvalidTokenError(EXPIRED) from None
         except jwt.ImmatureSignatureError:
-            raise InvalidTokenError("the access token is not valid yet") from None
+            raise InvalidTokenError(NOT_YET_VALID) from None
         except jwt.MissingRequiredClaimError as exc:
             raise InvalidTokenError(f"the access token lacks the {exc.claim} claim") from None
         except jwt.InvalidIssuedAtError:

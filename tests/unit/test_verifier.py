@@ -340,3 +340,90 @@ def test_auth_service_says_expired(auth_client, rsa_private_key):
     token = sign(rsa_private_key, make_claims(exp=now - 600, iat=now - 1200))
     response = auth_client.get("/sessions", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401 and "expired" in response.get_json()["error_description"]
+
+
+# -- verified tokens remembered (shared/jwt.py VerifiedTokens) ----------------------------------
+
+
+class MutableKeys:
+    """A key source whose keys a test changes, as a JWKS refetch would."""
+
+    def __init__(self, keys: dict[str, rsa.RSAPublicKey]) -> None:
+        self.keys = keys
+
+    def get_key(self, kid: str) -> rsa.RSAPublicKey | None:
+        return self.keys.get(kid)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_remembered_token_gives_each_use_claims_of_its_own(verifier, rsa_private_key):
+    token = sign(rsa_private_key)
+    for _ in range(3):  # the first use verifies, the next ones are remembered
+        claims = verifier.verify(token)
+        assert claims["scope"] == "users:read" and claims["aud"] == AUDIENCE
+        claims["scope"] = "users:read users:write"
+        claims["aud"] = "someone-else"
+
+
+def test_a_remembered_token_still_expires_and_is_not_valid_before_its_time(rsa_private_key):
+    clock = Clock()
+    keys = StaticKeys({kid_of(rsa_private_key): rsa_private_key.public_key()})
+    verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, leeway=LEEWAY, now=clock)
+    claims = make_claims(exp=int(clock.now) + 60, iat=int(clock.now), nbf=int(clock.now) + 5)
+    token = sign(rsa_private_key, claims)
+    verifier.verify(token)
+    clock.now = claims["exp"] + LEEWAY - 0.5
+    assert verifier.verify(token)["sub"] == claims["sub"]  # within the leeway, as PyJWT has it
+    clock.now = claims["exp"] + LEEWAY
+    with pytest.raises(InvalidTokenError, match="expired"):
+        verifier.verify(token)
+    clock.now = claims["nbf"] - LEEWAY - 0.5  # the clock stepped back past nbf
+    with pytest.raises(InvalidTokenError, match="not valid yet"):
+        verifier.verify(token)
+
+
+def test_a_remembered_token_fails_once_its_key_is_no_longer_trusted(rsa_private_key):
+    kid = kid_of(rsa_private_key)
+    keys = MutableKeys({kid: rsa_private_key.public_key()})
+    verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE)
+    token = sign(rsa_private_key)
+    verifier.verify(token)
+    del keys.keys[kid]  # rotated out of the key set
+    with pytest.raises(InvalidTokenError, match="unknown key"):
+        verifier.verify(token)
+    # The kid now names another key: the token's signature is checked again, and fails.
+    keys.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+    keys.keys[kid] = rsa_private_key.public_key()  # the same key back (a new object, as a refetch makes)
+    assert verifier.verify(token)["sub"] == make_claims()["sub"]
+
+
+def test_only_tokens_that_verified_are_remembered_and_never_for_another(verifier, rsa_private_key):
+    token = sign(rsa_private_key)
+    verifier.verify(token)
+    header, payload, signature = token.split(".")
+    # The same signature over another payload, and the same payload with another signature.
+    other_payload = b64url(json.dumps(make_claims(scope="users:read users:write")).encode())
+    for tampered in (f"{header}.{other_payload}.{signature}", f"{header}.{payload}.{signature[:-2]}AA"):
+        for _ in range(2):
+            with pytest.raises(InvalidTokenError):
+                verifier.verify(tampered)
+    assert len(verifier._verified) == 1  # noqa: SLF001
+
+
+def test_verified_tokens_are_bounded(rsa_private_key):
+    keys = StaticKeys({kid_of(rsa_private_key): rsa_private_key.public_key()})
+    verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, remember=2)
+    tokens = [sign(rsa_private_key, make_claims(jti=f"jti-{i}")) for i in range(3)]
+    for token in tokens:
+        verifier.verify(token)
+    assert len(verifier._verified) == 2  # noqa: SLF001
+    assert all(verifier.verify(token)["jti"] == f"jti-{i}" for i, token in enumerate(tokens))
