@@ -107,7 +107,7 @@ class VerifiedTokens:
 
     def add(self, digest: bytes, entry: _Verified) -> None:
         with self._lock:
-            while len(self._entries) >= self._size:
+            while digest not in self._entries and len(self._entries) >= self._size:
                 del self._entries[next(iter(self._entries))]
             self._entries[digest] = entry
 
@@ -122,8 +122,8 @@ class TokenVerifier:
         self, keys: KeySource, *, issuer: str, audience: str, leeway: int = 30, remember: int = 4096,
         now: Callable[[], float] = time.time,
     ) -> None:
-        """`remember`: how many verified tokens to keep (each about 1 KB); `now`: the clock their
-        time claims are checked against on later uses (PyJWT reads the system clock itself)."""
+        """`remember`: how many verified tokens to keep (each about 1 KB); `now`: the clock the time
+        claims are checked against on every use (PyJWT's own check reads the system clock)."""
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
@@ -140,21 +140,21 @@ class TokenVerifier:
             raise InvalidTokenError("the access token is malformed")
         digest = hashlib.sha256(token.encode("ascii")).digest()
         known = self._verified.get(digest)
-        if known is not None and self._keys.get_key(known.kid) is known.key:
-            now = self._now()
-            if now >= known.not_after:
-                raise InvalidTokenError(EXPIRED)
-            if now < known.not_before:
-                raise InvalidTokenError(NOT_YET_VALID)
-            claims: dict[str, Any] = json.loads(known.claims)
-            return claims
-        header = _peek_header(token)
-        key = self._key_for(header)
-        claims = self._decode(token, key)
-        not_before = max(int(claims["iat"]), int(claims.get("nbf", claims["iat"]))) - self._leeway
-        self._verified.add(digest, _Verified(header["kid"], key, json.dumps(claims), not_before,
-                                             int(claims["exp"]) + self._leeway))
-        return claims
+        if known is None or self._keys.get_key(known.kid) is not known.key:
+            header = _peek_header(token)
+            key = self._key_for(header)
+            claims = self._decode(token, key)
+            not_before = max(int(claims["iat"]), int(claims.get("nbf", claims["iat"]))) - self._leeway
+            known = _Verified(header["kid"], key, json.dumps(claims), not_before, int(claims["exp"]) + self._leeway)
+            self._verified.add(digest, known)
+        # PyJWT checked the time claims against the system clock; every use checks them against ours.
+        now = self._now()
+        if now >= known.not_after:
+            raise InvalidTokenError(EXPIRED)
+        if now < known.not_before:
+            raise InvalidTokenError(NOT_YET_VALID)
+        remembered: dict[str, Any] = json.loads(known.claims)
+        return remembered
 
     def _decode(self, token: str, key: RSAPublicKey) -> dict[str, Any]:
         """PyJWT's checks of the signature and registered claims, and ours of the claims' types."""

@@ -387,6 +387,10 @@ def test_a_remembered_token_still_expires_and_is_not_valid_before_its_time(rsa_p
     clock.now = claims["nbf"] - LEEWAY - 0.5  # the clock stepped back past nbf
     with pytest.raises(InvalidTokenError, match="not valid yet"):
         verifier.verify(token)
+    # The verifier's clock decides the first use too, not only the later ones.
+    later = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, leeway=LEEWAY, now=lambda: claims["exp"] + LEEWAY)
+    with pytest.raises(InvalidTokenError, match="expired"):
+        later.verify(token)
 
 
 def test_a_remembered_token_fails_once_its_key_is_no_longer_trusted(rsa_private_key):
