@@ -36,23 +36,31 @@ def verify_request_token(verifier: TokenVerifier) -> dict[str, Any]:
     """The claims of the request's access token, sent as Bearer or, bound to a key, as DPoP with a
     proof (RFC 9449 §7): the app's shared.dpop.DPoP extension checks that the way fits the token.
     An app without one takes no DPoP, and refuses bound tokens rather than take them as Bearer.
-    Every check of add_token_check runs too; a refusal is answered in the scheme the token came in."""
+    Every check of add_token_check runs too, after the proof; a refusal is answered in the scheme
+    the token came in."""
     scheme, token = authorization_token(request.headers.get("Authorization"))
     try:
         claims = verifier.verify(token)
-        g.token_claims = claims  # the access log names the caller, refused or not
-        for check in current_app.extensions.get(CHECKS, ()):
-            check(token, claims)
     except InvalidTokenError as exc:
-        if scheme == "dpop":  # answered with the scheme it came with (RFC 9449 §7.1)
-            raise token_refusal(exc.description) from None
-        raise
+        raise in_scheme(scheme, exc) from None
+    g.token_claims = claims  # the access log names the caller, refused or not
     extension = dpop_extension()
     if extension is not None:
         extension.check_token_use(scheme, token, claims)
     elif scheme == "dpop" or bound_key(claims) is not None:
         raise token_refusal("this service does not take DPoP-bound tokens")
+    # After the proof: a bound token's thief learns nothing of its session, and costs no lookup.
+    try:
+        for check in current_app.extensions.get(CHECKS, ()):
+            check(token, claims)
+    except InvalidTokenError as exc:
+        raise in_scheme(scheme, exc) from None
     return claims
+
+
+def in_scheme(scheme: str, refusal: InvalidTokenError) -> InvalidTokenError | DPoPChallengeError:
+    """A refusal answered in the scheme the token came with (RFC 9449 §7.1)."""
+    return token_refusal(refusal.description) if scheme == "dpop" else refusal
 
 
 TokenCheck = Callable[[str, dict[str, Any]], None]
@@ -60,7 +68,8 @@ CHECKS = "token_checks"
 
 
 def add_token_check(app: Flask, check: TokenCheck) -> None:
-    """Run `check(token, claims)` on every token that verified, before its scopes are looked at;
+    """Run `check(token, claims)` on every token that verified and came the way its binding wants
+    (the DPoP proof checked), before its scopes are looked at;
     it raises InvalidTokenError to refuse one (a revoked session's: shared/revocation.py,
     shared/introspection.py)."""
     app.extensions.setdefault(CHECKS, []).append(check)

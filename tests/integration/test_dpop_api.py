@@ -187,6 +187,25 @@ def test_a_bound_token_refused_by_a_token_check_gets_a_dpop_challenge(holder: Ho
     assert challenge(response).startswith('DPoP error="invalid_token"') and ALGS in challenge(response)
 
 
+def test_token_checks_run_only_after_the_proof(holder: Holder) -> None:
+    """A thief with a bound token but not its key meets the proof check first: he learns nothing
+    of the session from a token check (a revocation, a lookup), which never runs for him."""
+    checked: list[str] = []
+
+    def session_ended(token: str, claims: dict[str, Any]) -> None:
+        checked.append(token)
+        raise InvalidTokenError("the session of this token ended")
+
+    add_token_check(holder.resource.application, session_ended)
+    token = holder.login()["access_token"]
+    thief = Holder(holder.auth, holder.resource)
+    for response in (holder.resource.get("/me", headers={"Authorization": f"Bearer {token}"}),
+                     thief.get(thief.resource, RESOURCE, "/me", token)):
+        assert response.status_code == 401
+        assert "session" not in response.json["error_description"]
+    assert checked == []
+
+
 def test_stolen_access_token_with_the_thiefs_own_key(holder: Holder) -> None:
     token = holder.login()["access_token"]
     thief = Holder(holder.auth, holder.resource)
