@@ -13,13 +13,15 @@ from auth_service.openapi import DOCUMENT
 from auth_service.shapes import Credentials, PasswordChange, RefreshToken, Registration
 from auth_service.tokens import is_session_id
 from shared.errors import InvalidTokenError, NotFoundError
-from shared.revocation import SESSION_ENDED
 from shared.shapes import parse_json
 from shared.verify import TokenAuth
 
 bp = Blueprint("auth", __name__)
 # The account endpoints take a user's token only: a service client has no sessions or password.
 auth = TokenAuth()
+
+
+ENDED_SESSION = "the access token's session has ended (logout, revocation, password change or expiry)"
 
 
 def refuse_ended_session(token: str, claims: dict[str, Any]) -> None:
@@ -29,7 +31,7 @@ def refuse_ended_session(token: str, claims: dict[str, Any]) -> None:
     token (no sid) is not a session's."""
     sid = claims.get("sid")
     if isinstance(sid, str) and not services().sessions.is_live(claims["sub"], sid):
-        raise InvalidTokenError(SESSION_ENDED)
+        raise InvalidTokenError(ENDED_SESSION)
 
 
 @bp.post("/register")

@@ -96,7 +96,7 @@ def test_a_client_token_is_not_taken_for_a_session(make_auth_app, redis_client) 
     assert response.status_code == 403 and response.json["error"] == "insufficient_scope"
 
 
-def test_with_redis_down_the_check_answers_503(tmp_path, make_auth_app) -> None:
+def test_with_redis_down_the_account_endpoints_answer_503_and_the_check_holds_after(tmp_path, make_auth_app) -> None:
     server = RedisServer(tmp_path / "redis")
     server.start()
     try:
