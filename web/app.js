@@ -278,10 +278,11 @@ $("login-resend").addEventListener("click", async (event) => {
 // ---- forgotten password, reset link, verify link ----------------------------------------------
 
 /** Offer "Forgot password?" only where the auth service has the email endpoints (EMAIL=on): its
- * OpenAPI document lists /password/forgot then. Unreachable or without them: the button stays hidden. */
+ * OpenAPI document lists /password/forgot then. Unreachable (5 s) or without them: the button stays hidden. */
 async function offerPasswordReset() {
   try {
-    const description = await (await fetch(`${config.auth_url}/openapi.json`)).json();
+    const response = await fetch(`${config.auth_url}/openapi.json`, { signal: AbortSignal.timeout(5000) });
+    const description = await response.json();
     $("forgot-open").hidden = !description?.paths?.["/password/forgot"];
   } catch {
     $("forgot-open").hidden = true;
