@@ -30,9 +30,8 @@ from bench.run import (  # noqa: E402
     post_json,
     process_tree,
     start_bench_app,
-    start_service,
+    start_services,
 )
-from tests.conftest import RedisServer, free_port  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 TOP = int(os.environ.get("BENCH_TOP", "40"))
@@ -81,25 +80,9 @@ def main() -> int:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-profile-")))
-        redis_server = RedisServer(work / "redis")
-        redis_server.start()
-        stack.callback(redis_server.stop)
-        key_file, refresh_key = work / "key.pem", work / "refresh-token.key"
-        for command, path in (("generate-key", key_file), ("generate-refresh-key", refresh_key)):
-            subprocess.run([sys.executable, "-m", "auth_service", command, str(path)], check=True,
-                           capture_output=True, cwd=REPO)
-        auth_port, resource_port = free_port(), free_port()
-        env = {
-            **os.environ, "REDIS_URL": redis_server.url, "AUTH_PORT": str(auth_port),
-            "RESOURCE_PORT": str(resource_port), "JWT_ISSUER": f"http://127.0.0.1:{auth_port}",
-            "JWT_PRIVATE_KEY_FILE": str(key_file), "REFRESH_TOKEN_KEY_FILE": str(refresh_key),
-            "WEB_CONCURRENCY": "1", "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0",
-            "REFRESH_ADDRESS_LIMIT": "0",
-        }
-        auth = start_service(stack, "auth_service", env, auth_port, work / "auth.log")
-        resource_env = {k: v for k, v in env.items() if k not in ("JWT_PRIVATE_KEY_FILE", "REFRESH_TOKEN_KEY_FILE")}
-        resource_env["JWKS_URL"] = f"http://127.0.0.1:{auth_port}/.well-known/jwks.json"
-        resource = start_service(stack, "resource_service", resource_env, resource_port, work / "resource.log")
+        services = start_services(stack, work, 1)
+        auth, resource = services.auth, services.resource
+        auth_port, resource_port, env = services.auth_port, services.resource_port, services.env
         emails = [f"profile-{i}@example.com" for i in range(60)]
         for email in emails:
             post_json(auth_port, "/register", {"email": email, "password": PASSWORD})

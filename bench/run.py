@@ -329,6 +329,49 @@ def start_bench_app(stack: ExitStack, wsgi_app: str, env: dict[str, str],
     return port, start_process(stack, command, env, port, log)
 
 
+@dataclass
+class Services:
+    """Redis and both services under gunicorn, started for a bench."""
+
+    redis: RedisServer
+    env: dict[str, str]  # the auth service's environment (the bench apps run on it too)
+    key_file: Path
+    auth_port: int
+    resource_port: int
+    auth: subprocess.Popen[bytes]
+    resource: subprocess.Popen[bytes]
+
+
+def start_services(stack: ExitStack, work: Path, workers: int, *redis_args: str) -> Services:
+    """Start Redis (`redis_args` added), then the auth and resource services with `workers` gunicorn
+    workers each, stopped when `stack` closes; logs and keys in `work`."""
+    redis_server = RedisServer(work / "redis", *redis_args)
+    redis_server.start()
+    stack.callback(redis_server.stop)
+    key_file, refresh_key = work / "key.pem", work / "refresh-token.key"
+    for command, path in (("generate-key", key_file), ("generate-refresh-key", refresh_key)):
+        subprocess.run([sys.executable, "-m", "auth_service", command, str(path)], check=True,
+                       capture_output=True, cwd=REPO)
+    auth_port, resource_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_server.url,
+        "AUTH_PORT": str(auth_port),
+        "RESOURCE_PORT": str(resource_port),
+        "JWT_ISSUER": f"http://127.0.0.1:{auth_port}",
+        "JWT_PRIVATE_KEY_FILE": str(key_file),
+        "REFRESH_TOKEN_KEY_FILE": str(refresh_key),
+        "WEB_CONCURRENCY": str(workers),
+        # Every request comes from 127.0.0.1: the per-address limits would measure themselves.
+        "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0", "REFRESH_ADDRESS_LIMIT": "0",
+    }
+    auth = start_service(stack, "auth_service", env, auth_port, work / "auth.log")
+    resource_env = {k: v for k, v in env.items() if k not in ("JWT_PRIVATE_KEY_FILE", "REFRESH_TOKEN_KEY_FILE")}
+    resource_env["JWKS_URL"] = f"http://127.0.0.1:{auth_port}/.well-known/jwks.json"
+    resource = start_service(stack, "resource_service", resource_env, resource_port, work / "resource.log")
+    return Services(redis_server, env, key_file, auth_port, resource_port, auth, resource)
+
+
 def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
@@ -336,36 +379,13 @@ def main() -> int:
     cost = HashingConfig.from_env()
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-        redis_server = RedisServer(work / "redis", "--appendonly", "yes", "--appendfsync", "everysec")
-        redis_server.start()
-        stack.callback(redis_server.stop)
+        services = start_services(stack, work, WORKERS, "--appendonly", "yes", "--appendfsync", "everysec")
+        redis_server, env, auth, resource = services.redis, services.env, services.auth, services.resource
+        auth_port, resource_port, key_file = services.auth_port, services.resource_port, services.key_file
         assert redis_server.process is not None
         redis_pid = redis_server.process.pid
-        key_file = work / "key.pem"
-        subprocess.run([sys.executable, "-m", "auth_service", "generate-key", str(key_file)], check=True,
-                       capture_output=True, cwd=REPO)
-        refresh_key = work / "refresh-token.key"
-        subprocess.run([sys.executable, "-m", "auth_service", "generate-refresh-key", str(refresh_key)], check=True,
-                       capture_output=True, cwd=REPO)
         signing_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
         assert isinstance(signing_key, rsa.RSAPrivateKey)
-        auth_port, resource_port = free_port(), free_port()
-        env = {
-            **os.environ,
-            "REDIS_URL": redis_server.url,
-            "AUTH_PORT": str(auth_port),
-            "RESOURCE_PORT": str(resource_port),
-            "JWT_ISSUER": f"http://127.0.0.1:{auth_port}",
-            "JWT_PRIVATE_KEY_FILE": str(key_file),
-            "REFRESH_TOKEN_KEY_FILE": str(refresh_key),
-            "WEB_CONCURRENCY": str(WORKERS),
-            # Every request comes from 127.0.0.1: the per-address limits would measure themselves.
-            "LOGIN_ADDRESS_LIMIT": "0", "REGISTER_ADDRESS_LIMIT": "0", "REFRESH_ADDRESS_LIMIT": "0",
-        }
-        auth = start_service(stack, "auth_service", env, auth_port, work / "auth.log")
-        resource_env = {k: v for k, v in env.items() if k not in ("JWT_PRIVATE_KEY_FILE", "REFRESH_TOKEN_KEY_FILE")}
-        resource_env["JWKS_URL"] = f"http://127.0.0.1:{auth_port}/.well-known/jwks.json"
-        resource = start_service(stack, "resource_service", resource_env, resource_port, work / "resource.log")
         verifies_file = work / "verifies"
         hello_env = {**env, "BENCH_VERIFIES_FILE": str(verifies_file)}
         hello_port, hello = start_bench_app(stack, "bench.hello:app", hello_env, work / "hello.log")
